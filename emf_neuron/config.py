@@ -1,0 +1,253 @@
+"""Settings: one frozen dataclass, loaded by a pure function from flags, env vars and a file.
+
+Every setting has one name in three spellings: field ``hang_timeout_seconds``, flag
+``--hang-timeout-seconds``, env var ``EMF_NEURON_HANG_TIMEOUT_SECONDS``. Precedence is
+flag > env > config file > default. This module reads no environment and no file by itself:
+callers pass them in, so tests need no monkeypatching.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from emf_neuron.errors import ConfigError
+from emf_neuron.mapping import CATALOGUE
+
+ENV_PREFIX = "EMF_NEURON_"
+DEFAULT_MONITOR = "/opt/aws/neuron/bin/neuron-monitor"
+PROFILES: dict[str, frozenset[str]] = {
+    "minimal": frozenset(
+        {
+            "NeuronCoreUtilization",
+            "MonitorUp",
+            "MonitorRestarts",
+            "ReportAgeSeconds",
+            "ReportErrors",
+        }
+    ),
+    "standard": frozenset(spec.name for spec in CATALOGUE),
+}
+_NAMESPACE = re.compile(r"^[a-zA-Z0-9._#:/-]{1,256}$")
+_DIMENSION = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,249}$")
+_HANG_MARGIN_SECONDS = 5.0
+
+
+def _setting(help_text: str, default: Any, *, metavar: str = "VALUE") -> Any:  # noqa: ANN401
+    """A dataclass field carrying its help text: the single source for --help, env and README."""
+    return field(default=default, metadata={"help": help_text, "metavar": metavar})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the sidecar can be told. Durations are in seconds; ``None`` means derived."""
+
+    namespace: str = _setting(
+        "CloudWatch namespace of every metric.", "NeuronMonitor", metavar="NS"
+    )
+    monitor_command: tuple[str, ...] = _setting(
+        "Command line of the monitor child (shell-quoted). Default: "
+        f"{DEFAULT_MONITOR} -c <generated config>.",
+        (),
+        metavar="CMD",
+    )
+    input: str | None = _setting(
+        "'-' reads reports from stdin instead of starting a monitor (no watchdog).",
+        None,
+        metavar="-",
+    )
+    period_seconds: float = _setting("neuron-monitor report period.", 5.0, metavar="S")
+    publish_interval_seconds: float = _setting(
+        "How often documents are written; every sample of the interval is kept.", 60.0, metavar="S"
+    )
+    hang_timeout_seconds: float | None = _setting(
+        "Restart the monitor after this long without a valid report. Default: 3 periods + 5 s.",
+        None,
+        metavar="S",
+    )
+    startup_grace_seconds: float | None = _setting(
+        "Time allowed from start to the first valid report. Default: max(30, hang timeout).",
+        None,
+        metavar="S",
+    )
+    stop_timeout_seconds: float = _setting(
+        "Budget for a clean stop on SIGTERM (keep it under ECS stopTimeout, 30 s by default).",
+        20.0,
+        metavar="S",
+    )
+    backoff_floor_seconds: float = _setting("Shortest wait before a restart.", 1.0, metavar="S")
+    backoff_cap_seconds: float = _setting("Longest wait before a restart.", 60.0, metavar="S")
+    profile: str = _setting("Metric set: minimal or standard.", "standard", metavar="NAME")
+    dimensions: tuple[str, ...] = _setting(
+        "Comma-separated base dimension names.", ("InstanceId",), metavar="NAMES"
+    )
+    max_line_bytes: int = _setting(
+        "Longest accepted report line; longer lines are dropped and counted.",
+        4 * 1024 * 1024,
+        metavar="BYTES",
+    )
+    log_level: str = _setting("Diagnostics level on stderr.", "INFO", metavar="LEVEL")
+
+    @property
+    def hang_timeout(self) -> float:
+        """The effective hang timeout (explicit, or 3 periods plus a margin)."""
+        if self.hang_timeout_seconds is not None:
+            return self.hang_timeout_seconds
+        return 3 * self.period_seconds + _HANG_MARGIN_SECONDS
+
+    @property
+    def startup_grace(self) -> float:
+        """The effective start-up grace."""
+        if self.startup_grace_seconds is not None:
+            return self.startup_grace_seconds
+        return max(30.0, self.hang_timeout)
+
+    @property
+    def metrics(self) -> frozenset[str]:
+        """Names of the metrics this configuration publishes."""
+        return PROFILES[self.profile]
+
+
+def env_name(name: str) -> str:
+    """``hang_timeout_seconds`` -> ``EMF_NEURON_HANG_TIMEOUT_SECONDS``."""
+    return ENV_PREFIX + name.upper()
+
+
+def flag_name(name: str) -> str:
+    """``hang_timeout_seconds`` -> ``--hang-timeout-seconds``."""
+    return "--" + name.replace("_", "-")
+
+
+SETTING_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Settings))
+
+
+def load_settings(
+    flags: Mapping[str, str | None],
+    environ: Mapping[str, str],
+    file_values: Mapping[str, object] | None = None,
+) -> Settings:
+    """Resolve every setting (flag > env > file > default), convert and validate.
+
+    Raises:
+        ConfigError: a value cannot be converted, a name is unknown, or settings contradict.
+    """
+    unknown = set(file_values or {}) - set(SETTING_NAMES)
+    if unknown:
+        raise ConfigError(f"unknown setting in config file: {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for name in SETTING_NAMES:
+        raw = _pick(name, flags, environ, file_values or {})
+        if raw is not None:
+            values[name] = _convert(name, raw)
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _pick(
+    name: str,
+    flags: Mapping[str, str | None],
+    environ: Mapping[str, str],
+    file: Mapping[str, object],
+) -> object:
+    if flags.get(name) is not None:
+        return flags[name]
+    if env_name(name) in environ:
+        return environ[env_name(name)]
+    return file.get(name)
+
+
+def _convert(name: str, raw: object) -> object:
+    converter = _CONVERTERS.get(name, _text)
+    try:
+        return converter(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{flag_name(name)}: {exc}") from None
+
+
+def _seconds(raw: object) -> float:
+    value = float(raw) if isinstance(raw, int | float | str) and not isinstance(raw, bool) else None
+    if value is None or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"expected a positive number of seconds, got {raw!r}")
+    return value
+
+
+def _positive_int(raw: object) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise TypeError(f"expected a whole number, got {raw!r}")
+    value = int(raw)
+    if value <= 0:
+        raise ValueError(f"expected a positive whole number, got {raw!r}")
+    return value
+
+
+def _text(raw: object) -> str:
+    if not isinstance(raw, str):
+        raise TypeError(f"expected a string, got {raw!r}")
+    return raw
+
+
+def _command(raw: object) -> tuple[str, ...]:
+    if isinstance(raw, list) and all(isinstance(part, str) for part in raw):
+        return tuple(raw)
+    return tuple(shlex.split(_text(raw)))
+
+
+def _names(raw: object) -> tuple[str, ...]:
+    if isinstance(raw, list) and all(isinstance(part, str) for part in raw):
+        return tuple(raw)
+    return tuple(part.strip() for part in _text(raw).split(",") if part.strip())
+
+
+_CONVERTERS: dict[str, Callable[[object], object]] = {
+    "monitor_command": _command,
+    "period_seconds": _seconds,
+    "publish_interval_seconds": _seconds,
+    "hang_timeout_seconds": _seconds,
+    "startup_grace_seconds": _seconds,
+    "stop_timeout_seconds": _seconds,
+    "backoff_floor_seconds": _seconds,
+    "backoff_cap_seconds": _seconds,
+    "dimensions": _names,
+    "max_line_bytes": _positive_int,
+}
+
+
+def _validate(settings: Settings) -> None:
+    checks: tuple[tuple[bool, str], ...] = (
+        (bool(_NAMESPACE.match(settings.namespace)), "--namespace: use 1-256 of [A-Za-z0-9._#:/-]"),
+        (settings.input in (None, "-"), "--input: only '-' (stdin) is supported"),
+        (settings.profile in PROFILES, f"--profile: choose one of {', '.join(PROFILES)}"),
+        (
+            settings.hang_timeout >= 2 * settings.period_seconds,
+            "--hang-timeout-seconds must be at least 2 periods (--period-seconds)",
+        ),
+        (
+            settings.publish_interval_seconds >= settings.period_seconds,
+            "--publish-interval-seconds must be at least one period",
+        ),
+        (
+            settings.backoff_cap_seconds >= settings.backoff_floor_seconds,
+            "--backoff-cap-seconds must be at least --backoff-floor-seconds",
+        ),
+        (
+            0 < len(settings.dimensions) <= 29,
+            "--dimensions: name 1 to 29 dimensions (NeuronCore is added per core)",
+        ),
+        (
+            all(_DIMENSION.match(d) for d in settings.dimensions),
+            "--dimensions: names are letters, digits, '_', '.', '-', starting with a letter",
+        ),
+        (
+            settings.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
+            "--log-level: DEBUG, INFO, WARNING or ERROR",
+        ),
+        (settings.max_line_bytes >= 1024, "--max-line-bytes must be at least 1024"),
+    )
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)

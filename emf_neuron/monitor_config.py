@@ -1,0 +1,48 @@
+"""The neuron-monitor configuration generated from the settings; pure, no I/O.
+
+Only the groups the selected metrics need are asked for, so the monitor does less work. Groups
+that are wrong inside a container (per-runtime and host vCPU, host memory: ``/proc`` is the
+container's) are never requested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+# Which neuron-monitor group feeds which metric.
+METRIC_GROUPS: dict[str, str] = {
+    "NeuronCoreUtilization": "neuroncore_counters",
+    "NeuronCoreMemoryUsed": "memory_used",
+    "NeuronRuntimeHostMemoryUsed": "memory_used",
+    "NeuronRuntimeDeviceMemoryUsed": "memory_used",
+    "ExecutionsCompleted": "execution_stats",
+    "ExecutionErrors": "execution_stats",
+    "ExecutionLatencyP50": "execution_stats",
+    "ExecutionLatencyP99": "execution_stats",
+    "HardwareEccErrorsCorrected": "neuron_hw_counters",
+    "HardwareEccErrorsUncorrected": "neuron_hw_counters",
+}
+_RUNTIME_GROUPS = ("neuroncore_counters", "memory_used", "execution_stats")
+_SYSTEM_GROUPS = ("neuron_hw_counters",)
+
+
+def format_period(seconds: float) -> str:
+    """A neuron-monitor (Go) duration: 5 -> "5s", 0.2 -> "200ms"."""
+    if seconds >= 1 and float(seconds).is_integer():
+        return f"{int(seconds)}s"
+    return f"{round(seconds * 1000)}ms"
+
+
+def monitor_config(period_seconds: float, metrics: Iterable[str]) -> dict[str, object]:
+    """The JSON object to pass to ``neuron-monitor -c``."""
+    wanted = {METRIC_GROUPS[m] for m in metrics if m in METRIC_GROUPS}
+    runtime = [{"type": g} for g in _RUNTIME_GROUPS if g in wanted]
+    system = [{"type": g} for g in _SYSTEM_GROUPS if g in wanted]
+    config: dict[str, object] = {"period": format_period(period_seconds)}
+    # Always ask for the runtime list: an empty one is how an idle host says it is healthy.
+    config["neuron_runtimes"] = [
+        {"tag_filter": ".*", "metrics": runtime or [{"type": "neuroncore_counters"}]}
+    ]
+    if system:
+        config["system_metrics"] = system
+    return config
