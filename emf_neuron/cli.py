@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 import tomllib
@@ -20,8 +21,9 @@ from pathlib import Path
 
 from emf_neuron import __version__, errors
 from emf_neuron.config import DEFAULT_MONITOR, Settings, env_name, flag_name, load_settings
+from emf_neuron.ecs import KNOWN_LABELS, TaskMetadata, fetch_task_metadata
 from emf_neuron.emf import preflight
-from emf_neuron.interval import Layout
+from emf_neuron.interval import REPORT_LABELS, Layout
 from emf_neuron.logs import configure_logging
 from emf_neuron.monitor_config import monitor_config
 from emf_neuron.pipeline import Pipeline
@@ -31,6 +33,7 @@ from emf_neuron.supervisor import Supervisor
 
 logger = logging.getLogger(__name__)
 COMMANDS = ("run", "demo")
+KNOWN_DIMENSIONS = frozenset(KNOWN_LABELS) | frozenset(REPORT_LABELS)
 DEMO_DEFAULTS = {"period_seconds": "1", "publish_interval_seconds": "5"}
 
 
@@ -124,11 +127,51 @@ def read_config_file(path: Path) -> dict[str, object]:
     return {str(key).replace("-", "_"): value for key, value in data.items()}
 
 
-def _run(args: argparse.Namespace, settings: Settings) -> int:
-    sink = StdoutSink()
-    pipeline = Pipeline(
-        settings.namespace, settings.metrics, Layout(settings.dimensions), settings.max_line_bytes
+def build_layout(settings: Settings, metadata: TaskMetadata | None) -> Layout:
+    """Dimension sets (explicit, or the ECS default, or InstanceId) and the task's labels.
+
+    Raises:
+        ConfigError: a dimension name is neither an ECS nor a report label.
+    """
+    default = metadata.default_dimensions if metadata else ("InstanceId",)
+    sets = settings.dimensions or (default,)
+    unknown = {name for names in sets for name in names} - KNOWN_DIMENSIONS
+    if unknown:
+        known = ", ".join(sorted(KNOWN_DIMENSIONS))
+        raise errors.ConfigError(f"--dimensions: unknown {sorted(unknown)}; known: {known}")
+    return Layout(
+        dimensions=sets[0],
+        extra_dimension_sets=sets[1:],
+        static_labels=metadata.labels if metadata else {},
+        sparse_counters=settings.sparse_counters,
+        max_runtime_tags=settings.max_runtime_tags,
+        high_resolution=settings.high_resolution,
     )
+
+
+def build_pipeline(settings: Settings, layout: Layout) -> Pipeline:
+    """The pure processing chain for these settings."""
+    pattern = settings.runtime_tag_pattern
+    return Pipeline(
+        settings.namespace,
+        settings.metrics,
+        layout,
+        settings.max_line_bytes,
+        runtime_tags=re.compile(pattern) if pattern else None,
+    )
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    metadata = fetch_task_metadata(os.environ)
+    try:
+        layout = build_layout(settings, metadata)
+    except errors.ConfigError as exc:
+        _say(f"configuration error: {exc}")
+        return errors.EXIT_CONFIG
+    if metadata is not None:
+        logger.info("on ECS: dimensions %s", " + ".join(layout.dimensions))
+    pipeline = build_pipeline(settings, layout)
+    sink = StdoutSink()
     try:
         if settings.input == "-":
             logger.info("reading neuron-monitor reports from stdin")

@@ -8,30 +8,17 @@ callers pass them in, so tests need no monkeypatching.
 
 from __future__ import annotations
 
-import math
 import re
-import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from emf_neuron.catalogue import PROFILES, SPECS
+from emf_neuron.convert import CONVERTERS, text
 from emf_neuron.errors import ConfigError
-from emf_neuron.mapping import CATALOGUE
 
 ENV_PREFIX = "EMF_NEURON_"
 DEFAULT_MONITOR = "/opt/aws/neuron/bin/neuron-monitor"
-PROFILES: dict[str, frozenset[str]] = {
-    "minimal": frozenset(
-        {
-            "NeuronCoreUtilization",
-            "MonitorUp",
-            "MonitorRestarts",
-            "ReportAgeSeconds",
-            "ReportErrors",
-        }
-    ),
-    "standard": frozenset(spec.name for spec in CATALOGUE),
-}
 _NAMESPACE = re.compile(r"^[a-zA-Z0-9._#:/-]{1,256}$")
 _DIMENSION = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,249}$")
 _HANG_MARGIN_SECONDS = 5.0
@@ -81,9 +68,38 @@ class Settings:
     )
     backoff_floor_seconds: float = _setting("Shortest wait before a restart.", 1.0, metavar="S")
     backoff_cap_seconds: float = _setting("Longest wait before a restart.", 60.0, metavar="S")
-    profile: str = _setting("Metric set: minimal or standard.", "standard", metavar="NAME")
-    dimensions: tuple[str, ...] = _setting(
-        "Comma-separated base dimension names.", ("InstanceId",), metavar="NAMES"
+    profile: str = _setting("Metric set: minimal, standard or full.", "standard", metavar="NAME")
+    include_metrics: tuple[str, ...] = _setting(
+        "Comma-separated metrics to publish in addition to the profile.", (), metavar="NAMES"
+    )
+    exclude_metrics: tuple[str, ...] = _setting(
+        "Comma-separated metrics not to publish.", (), metavar="NAMES"
+    )
+    dimensions: tuple[tuple[str, ...], ...] = _setting(
+        "Base dimension sets: names joined by ',', sets by ';'. Default: ClusterName,ServiceName "
+        "(or ClusterName,TaskFamily outside a service) on ECS, else InstanceId.",
+        (),
+        metavar="SETS",
+    )
+    high_resolution: bool = _setting(
+        "Publish with StorageResolution 1 (1-second metrics; alarms on them cost more).",
+        False,
+        metavar="BOOL",
+    )
+    sparse_counters: bool = _setting(
+        "Omit counters that are zero for the whole interval (fewer bytes; gaps in graphs).",
+        False,
+        metavar="BOOL",
+    )
+    runtime_tag_pattern: str | None = _setting(
+        "Regex: runtimes whose NEURON_PROCESS_TAG fully matches get their own RuntimeTag metrics.",
+        None,
+        metavar="REGEX",
+    )
+    max_runtime_tags: int = _setting(
+        "Cardinality cap: at most this many distinct runtime tags ever get metrics.",
+        10,
+        metavar="N",
     )
     max_line_bytes: int = _setting(
         "Longest accepted report line; longer lines are dropped and counted.",
@@ -109,7 +125,8 @@ class Settings:
     @property
     def metrics(self) -> frozenset[str]:
         """Names of the metrics this configuration publishes."""
-        return PROFILES[self.profile]
+        selected = PROFILES[self.profile] | set(self.include_metrics)
+        return frozenset(selected - set(self.exclude_metrics))
 
 
 def env_name(name: str) -> str:
@@ -162,59 +179,11 @@ def _pick(
 
 
 def _convert(name: str, raw: object) -> object:
-    converter = _CONVERTERS.get(name, _text)
+    converter = CONVERTERS.get(name, text)
     try:
         return converter(raw)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{flag_name(name)}: {exc}") from None
-
-
-def _seconds(raw: object) -> float:
-    value = float(raw) if isinstance(raw, int | float | str) and not isinstance(raw, bool) else None
-    if value is None or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"expected a positive number of seconds, got {raw!r}")
-    return value
-
-
-def _positive_int(raw: object) -> int:
-    if isinstance(raw, bool) or not isinstance(raw, int | str):
-        raise TypeError(f"expected a whole number, got {raw!r}")
-    value = int(raw)
-    if value <= 0:
-        raise ValueError(f"expected a positive whole number, got {raw!r}")
-    return value
-
-
-def _text(raw: object) -> str:
-    if not isinstance(raw, str):
-        raise TypeError(f"expected a string, got {raw!r}")
-    return raw
-
-
-def _command(raw: object) -> tuple[str, ...]:
-    if isinstance(raw, list) and all(isinstance(part, str) for part in raw):
-        return tuple(raw)
-    return tuple(shlex.split(_text(raw)))
-
-
-def _names(raw: object) -> tuple[str, ...]:
-    if isinstance(raw, list) and all(isinstance(part, str) for part in raw):
-        return tuple(raw)
-    return tuple(part.strip() for part in _text(raw).split(",") if part.strip())
-
-
-_CONVERTERS: dict[str, Callable[[object], object]] = {
-    "monitor_command": _command,
-    "period_seconds": _seconds,
-    "publish_interval_seconds": _seconds,
-    "hang_timeout_seconds": _seconds,
-    "startup_grace_seconds": _seconds,
-    "stop_timeout_seconds": _seconds,
-    "backoff_floor_seconds": _seconds,
-    "backoff_cap_seconds": _seconds,
-    "dimensions": _names,
-    "max_line_bytes": _positive_int,
-}
 
 
 def _validate(settings: Settings) -> None:
@@ -235,12 +204,16 @@ def _validate(settings: Settings) -> None:
             "--backoff-cap-seconds must be at least --backoff-floor-seconds",
         ),
         (
-            0 < len(settings.dimensions) <= 29,
-            "--dimensions: name 1 to 29 dimensions (NeuronCore is added per core)",
+            all(0 < len(names) <= 29 for names in settings.dimensions),
+            "--dimensions: 1 to 29 names per set (NeuronCore is added per core)",
         ),
         (
-            all(_DIMENSION.match(d) for d in settings.dimensions),
+            all(_DIMENSION.match(d) for names in settings.dimensions for d in names),
             "--dimensions: names are letters, digits, '_', '.', '-', starting with a letter",
+        ),
+        (
+            not (unknown := set(settings.include_metrics + settings.exclude_metrics) - set(SPECS)),
+            f"unknown metric name(s): {', '.join(sorted(unknown))} (see README, Metrics)",
         ),
         (
             settings.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},

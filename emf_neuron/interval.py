@@ -1,9 +1,10 @@
 """Collect samples over one publish interval and shape them into EMF documents; pure, no I/O.
 
 Gauges keep every sample (CloudWatch then has min/max/avg/percentiles of the interval), counters
-are summed. One document per NeuronCore declares its metrics under the base dimensions plus
-``NeuronCore`` *and* under the base dimensions alone (a free task-wide rollup); one task document
-carries the task metrics, the watchdog's health metrics and the queryable properties.
+are summed. One document per NeuronCore (or NeuronDevice) declares its metrics under each base
+dimension set plus ``NeuronCore`` *and* under the base sets alone (a free task-wide rollup); one
+document per admitted runtime tag (opt-in, capped); one task document carries the task metrics,
+the watchdog's health metrics and the queryable properties.
 """
 
 from __future__ import annotations
@@ -17,8 +18,19 @@ from emf_neuron.mapping import SPECS, Sample
 from emf_neuron.report import Report
 
 CORE_DIMENSION = "NeuronCore"
+DEVICE_DIMENSION = "NeuronDevice"
+TAG_DIMENSION = "RuntimeTag"
 UNKNOWN = "unknown"
 MAX_LISTED_RUNTIMES = 32
+ScopeKey = tuple[str, str] | None  # (dimension name, value), or None for the task
+REPORT_LABELS = (
+    "InstanceId",
+    "InstanceType",
+    "AvailabilityZone",
+    "Region",
+    "UltraServerId",
+    "NeuronDeviceType",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +47,27 @@ class Health:
 
 @dataclass(frozen=True, slots=True)
 class Layout:
-    """How documents are shaped: base dimension names and labels known before any report."""
+    """How documents are shaped: dimension sets, labels known before any report, counter policy."""
 
     dimensions: tuple[str, ...] = ("InstanceId",)
     static_labels: Mapping[str, str] = field(default_factory=dict)
     static_properties: Mapping[str, PropertyValue] = field(default_factory=dict)
+    extra_dimension_sets: tuple[tuple[str, ...], ...] = ()
+    sparse_counters: bool = False
+    max_runtime_tags: int = 10
+    high_resolution: bool = False
+
+    @property
+    def dimension_sets(self) -> tuple[tuple[str, ...], ...]:
+        """Every base dimension set (the first one is ``dimensions``)."""
+        return (self.dimensions, *self.extra_dimension_sets)
+
+    def sets_for(self, scope: ScopeKey) -> tuple[tuple[str, ...], ...]:
+        """The dimension sets of a document of ``scope``."""
+        if scope is None:
+            return self.dimension_sets
+        scoped = tuple((*dims, scope[0]) for dims in self.dimension_sets)
+        return scoped if scope[0] == TAG_DIMENSION else (*scoped, *self.dimension_sets)
 
 
 def report_labels(report: Report) -> dict[str, str]:
@@ -59,13 +87,16 @@ def report_labels(report: Report) -> dict[str, str]:
 class Interval:
     """Accumulates the samples of the reports received since the last publish."""
 
-    def __init__(self) -> None:
-        self._gauges: dict[tuple[str, str | None], list[float]] = {}
-        self._counters: dict[tuple[str, str | None], float] = {}
+    def __init__(self, max_runtime_tags: int = 10) -> None:
+        self._gauges: dict[tuple[str, ScopeKey], list[float]] = {}
+        self._counters: dict[tuple[str, ScopeKey], float] = {}
         self._labels: dict[str, str] = {}
         self._tags: set[str] = set()
         self._pids: set[int] = set()
         self._period: float | None = None
+        self._max_tags = max_runtime_tags
+        self._admitted_tags: set[str] = set()  # for the process lifetime: a cardinality guard
+        self.refused_tags: set[str] = set()
         self.reports = 0
 
     def add(self, report: Report, samples: Sequence[Sample]) -> None:
@@ -79,11 +110,30 @@ class Interval:
             if runtime.pid is not None:
                 self._pids.add(runtime.pid)
         for sample in samples:
-            key = (sample.metric, sample.core)
+            scope = self._scope(sample)
+            if isinstance(scope, bool):  # refused by the cardinality cap
+                continue
+            key = (sample.metric, scope)
             if SPECS[sample.metric].kind == "counter":
                 self._counters[key] = self._counters.get(key, 0.0) + sample.value
             else:
                 self._gauges.setdefault(key, []).append(sample.value)
+
+    def _scope(self, sample: Sample) -> ScopeKey | bool:
+        """The sample's document scope, or False for a tag refused by the cardinality cap."""
+        if sample.core is not None:
+            return (CORE_DIMENSION, sample.core)
+        if sample.device is not None:
+            return (DEVICE_DIMENSION, sample.device)
+        if sample.runtime_tag is None:
+            return None
+        tag = sample.runtime_tag
+        if tag not in self._admitted_tags:
+            if len(self._admitted_tags) >= self._max_tags:
+                self.refused_tags.add(tag)
+                return False
+            self._admitted_tags.add(tag)
+        return (TAG_DIMENSION, tag)
 
     @property
     def pending_samples(self) -> int:
@@ -96,43 +146,30 @@ class Interval:
         Labels persist across intervals, so documents keep their dimensions while the child is down.
         """
         labels = {**self._labels, **layout.static_labels}
-        labels.update({key: UNKNOWN for key in layout.dimensions if key not in labels})
-        metrics = self._metrics()
+        for dims in layout.dimension_sets:
+            labels.update({key: UNKNOWN for key in dims if key not in labels})
+        metrics = self._metrics(layout.sparse_counters)
+        plain = _plain(labels, layout)
         docs = [
-            self._core_document(core, core_metrics, layout, labels)
-            for core, core_metrics in sorted(metrics.items(), key=_core_order)
-            if core is not None
+            Document(layout.sets_for(scope), {**labels, scope[0]: scope[1]}, tuple(found), plain)
+            for scope, found in sorted(metrics.items(), key=_scope_order)
+            if scope is not None
         ]
         task_metrics = metrics.get(None, []) + (_health_metrics(health) if health else [])
         if task_metrics:
-            properties = {
-                **_plain(labels, layout),
-                **self._task_properties(health),
-                **layout.static_properties,
-            }
-            docs.append(Document((layout.dimensions,), labels, tuple(task_metrics), properties))
+            properties = {**plain, **self._task_properties(health), **layout.static_properties}
+            docs.append(Document(layout.dimension_sets, labels, tuple(task_metrics), properties))
         self._reset()
         return docs
 
-    def _metrics(self) -> dict[str | None, list[Metric]]:
-        by_core: dict[str | None, list[Metric]] = {}
-        for (name, core), values in self._gauges.items():
-            by_core.setdefault(core, []).append(Metric(name, SPECS[name].unit, tuple(values)))
-        for (name, core), total in self._counters.items():
-            by_core.setdefault(core, []).append(Metric(name, SPECS[name].unit, (total,)))
-        return by_core
-
-    @staticmethod
-    def _core_document(
-        core: str | None, metrics: list[Metric], layout: Layout, labels: Mapping[str, str]
-    ) -> Document:
-        core_labels = {**labels, CORE_DIMENSION: core or UNKNOWN}
-        return Document(
-            ((*layout.dimensions, CORE_DIMENSION), layout.dimensions),
-            core_labels,
-            tuple(metrics),
-            _plain(labels, layout),
-        )
+    def _metrics(self, sparse_counters: bool) -> dict[ScopeKey, list[Metric]]:
+        by_scope: dict[ScopeKey, list[Metric]] = {}
+        for (name, scope), values in self._gauges.items():
+            by_scope.setdefault(scope, []).append(Metric(name, SPECS[name].unit, tuple(values)))
+        for (name, scope), total in self._counters.items():
+            if total or not sparse_counters:
+                by_scope.setdefault(scope, []).append(Metric(name, SPECS[name].unit, (total,)))
+        return by_scope
 
     def _task_properties(self, health: Health | None) -> dict[str, PropertyValue]:
         properties: dict[str, PropertyValue] = {
@@ -143,6 +180,8 @@ class Interval:
         }
         if self._period is not None:
             properties["ReportPeriodSeconds"] = round(self._period, 3)
+        if self.refused_tags:
+            properties["RuntimeTagsOverLimit"] = len(self.refused_tags)
         if health is not None and health.last_exit:
             properties["MonitorLastExit"] = health.last_exit
         if health is not None and health.output_dropped:
@@ -159,12 +198,13 @@ class Interval:
 
 def _plain(labels: Mapping[str, str], layout: Layout) -> dict[str, PropertyValue]:
     """Labels that are not dimensions still travel, as properties for Logs Insights."""
-    return {key: value for key, value in labels.items() if key not in layout.dimensions}
+    dims = {key for dims in layout.dimension_sets for key in dims}
+    return {key: value for key, value in labels.items() if key not in dims}
 
 
-def _core_order(item: tuple[str | None, list[Metric]]) -> tuple[int, str]:
-    core = item[0] or ""
-    return (int(core), core) if core.isdigit() else (1 << 30, core)
+def _scope_order(item: tuple[ScopeKey, list[Metric]]) -> tuple[str, int, str]:
+    name, value = item[0] or ("", "")
+    return (name, int(value), value) if value.isdigit() else (name, 1 << 30, value)
 
 
 def _health_metrics(health: Health) -> list[Metric]:

@@ -1,29 +1,18 @@
 """The neuron-monitor configuration generated from the settings; pure, no I/O.
 
-Only the groups the selected metrics need are asked for, so the monitor does less work. Groups
-that are wrong inside a container (per-runtime and host vCPU, host memory: ``/proc`` is the
-container's) are never requested.
+Only the groups the selected metrics need are asked for, so the monitor does less work. The
+groups that are wrong inside a container (host vCPU and memory: ``/proc`` is the container's) are
+requested only when a ``full``-profile host metric asks for them; per-runtime vCPU never is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-# Which neuron-monitor group feeds which metric.
-METRIC_GROUPS: dict[str, str] = {
-    "NeuronCoreUtilization": "neuroncore_counters",
-    "NeuronCoreMemoryUsed": "memory_used",
-    "NeuronRuntimeHostMemoryUsed": "memory_used",
-    "NeuronRuntimeDeviceMemoryUsed": "memory_used",
-    "ExecutionsCompleted": "execution_stats",
-    "ExecutionErrors": "execution_stats",
-    "ExecutionLatencyP50": "execution_stats",
-    "ExecutionLatencyP99": "execution_stats",
-    "HardwareEccErrorsCorrected": "neuron_hw_counters",
-    "HardwareEccErrorsUncorrected": "neuron_hw_counters",
-}
+from emf_neuron.catalogue import SPECS
+
 _RUNTIME_GROUPS = ("neuroncore_counters", "memory_used", "execution_stats")
-_SYSTEM_GROUPS = ("neuron_hw_counters",)
+_SYSTEM_GROUPS = ("neuron_hw_counters", "vcpu_usage", "memory_info")
 
 
 def format_period(seconds: float) -> str:
@@ -35,7 +24,7 @@ def format_period(seconds: float) -> str:
 
 def monitor_config(period_seconds: float, metrics: Iterable[str]) -> dict[str, object]:
     """The JSON object to pass to ``neuron-monitor -c``."""
-    wanted = {METRIC_GROUPS[m] for m in metrics if m in METRIC_GROUPS}
+    wanted = {group for m in metrics if m in SPECS and (group := SPECS[m].group)}
     runtime = [{"type": g} for g in _RUNTIME_GROUPS if g in wanted]
     system = [{"type": g} for g in _SYSTEM_GROUPS if g in wanted]
     config: dict[str, object] = {"period": format_period(period_seconds)}

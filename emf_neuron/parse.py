@@ -55,7 +55,8 @@ def parse_report(line: bytes) -> Report:
         ReportError: the line is not valid UTF-8 JSON, is too deeply nested, or is not an object.
     """
     try:
-        document = json.loads(line)
+        # Strict UTF-8: json.loads(bytes) would let encoded lone surrogates through.
+        document = json.loads(line.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
         raise ReportError(f"not valid JSON: {type(exc).__name__}") from None
     if not isinstance(document, dict):

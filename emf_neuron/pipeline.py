@@ -8,6 +8,7 @@ stop the metrics: processing a single line (counted as ``internal_errors``, logg
 from __future__ import annotations
 
 import logging
+import re
 
 from emf_neuron.emf import Document, render
 from emf_neuron.errors import ReportError
@@ -28,15 +29,14 @@ class Pipeline:
         metrics: frozenset[str],
         layout: Layout,
         max_line_bytes: int,
-        *,
-        high_resolution: bool = False,
+        runtime_tags: re.Pattern[str] | None = None,
     ) -> None:
         self._namespace = namespace
         self._metrics = metrics
         self._layout = layout
-        self._high_resolution = high_resolution
         self._splitter = LineSplitter(max_line_bytes)
-        self._interval = Interval()
+        self._runtime_tags = runtime_tags
+        self._interval = Interval(layout.max_runtime_tags)
         self._oversize_seen = 0
         self._error_kinds_logged: set[str] = set()
         self.report_errors = 0
@@ -70,7 +70,10 @@ class Pipeline:
         lines: list[bytes] = []
         for document in documents:
             rendered = render(
-                document, self._namespace, timestamp_ms, high_resolution=self._high_resolution
+                document,
+                self._namespace,
+                timestamp_ms,
+                high_resolution=self._layout.high_resolution,
             )
             self.dropped_values += rendered.dropped_values
             lines.extend(rendered.lines)
@@ -79,7 +82,7 @@ class Pipeline:
     def _line(self, line: bytes) -> int:
         try:
             report = parse_report(line)
-            samples = map_report(report, self._metrics)
+            samples = map_report(report, self._metrics, self._runtime_tags)
         except ReportError as exc:
             self.report_errors += 1
             self._log_once("report", f"rejected a line from the monitor: {exc}")

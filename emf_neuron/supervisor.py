@@ -73,7 +73,8 @@ class Supervisor(Sidecar):
             if now >= self._next_publish:
                 self._publish(now, self._supervised_health(now))
             self._check_sink()
-            wake = min(decision.wake_at or now + MAX_SLEEP_SECONDS, self._next_publish)
+            due = decision.wake_at if decision.wake_at is not None else now + MAX_SLEEP_SECONDS
+            wake = min(due, self._next_publish)
             self._wait(min(wake - now, MAX_SLEEP_SECONDS))
 
     def _supervised_health(self, now: float) -> Health:
@@ -94,7 +95,9 @@ class Supervisor(Sidecar):
             self._spawn(now)
         elif decision.action is Action.TERMINATE and self._child is not None:
             level = logging.INFO if self._stop_deadline is not None else logging.WARNING
-            logger.log(level, "stopping neuron-monitor (pid %d): %s", self._child.pid, decision.reason)
+            logger.log(
+                level, "stopping neuron-monitor (pid %d): %s", self._child.pid, decision.reason
+            )
             self._child.terminate()
         elif decision.action is Action.KILL and self._child is not None:
             logger.warning("neuron-monitor (pid %d) ignored SIGTERM: killing it", self._child.pid)

@@ -23,8 +23,13 @@ FIXTURES = sorted(p for p in REPORTS.iterdir() if p.suffix in {".json", ".jsonl"
 TIMESTAMP_MS = 1_764_000_000_000
 
 
-def _documents(path: Path) -> list[dict[str, Any]]:
-    pipeline = Pipeline("NeuronMonitor", PROFILES["standard"], Layout(), 4 * 1024 * 1024)
+def _golden(path: Path, profile: str) -> Path:
+    suffix = ".emf.jsonl" if profile == "standard" else f".{profile}.emf.jsonl"
+    return EXPECTED / (path.stem + suffix)
+
+
+def _documents(path: Path, profile: str) -> list[dict[str, Any]]:
+    pipeline = Pipeline("NeuronMonitor", PROFILES[profile], Layout(), 4 * 1024 * 1024)
     pipeline.feed(path.read_bytes())
     pipeline.end_of_stream()
     health = Health(
@@ -37,10 +42,13 @@ def _documents(path: Path) -> list[dict[str, Any]]:
     return docs
 
 
-@pytest.mark.parametrize("path", FIXTURES, ids=[p.name for p in FIXTURES])
-def test_sample_matches_golden(path: Path) -> None:
-    expected_path = EXPECTED / (path.stem + ".emf.jsonl")
-    docs = _documents(path)
+CASES = [(path, profile) for path in FIXTURES for profile in ("standard", "full")]
+
+
+@pytest.mark.parametrize(("path", "profile"), CASES, ids=[f"{p.name}-{f}" for p, f in CASES])
+def test_sample_matches_golden(path: Path, profile: str) -> None:
+    expected_path = _golden(path, profile)
+    docs = _documents(path, profile)
     if os.environ.get("EMF_NEURON_UPDATE_GOLDEN") == "1":
         text = "".join(json.dumps(doc, sort_keys=True) + "\n" for doc in docs)
         expected_path.write_text(text, encoding="utf-8")
@@ -50,4 +58,4 @@ def test_sample_matches_golden(path: Path) -> None:
 
 def test_every_sample_has_a_golden_file() -> None:
     goldens = {p.name for p in EXPECTED.glob("*.emf.jsonl")}
-    assert goldens == {p.stem + ".emf.jsonl" for p in FIXTURES}
+    assert goldens == {_golden(path, profile).name for path, profile in CASES}

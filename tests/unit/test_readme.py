@@ -19,10 +19,13 @@ README = REPO / "README.md"
 
 
 def metrics_table() -> str:
-    rows = ["| metric | unit | per | meaning |", "|---|---|---|---|"]
+    rows = ["| metric | unit | per | profile | meaning |", "|---|---|---|---|---|"]
+    per = {"core": "NeuronCore", "device": "NeuronDevice", "runtime": "RuntimeTag", "task": "task"}
     for spec in CATALOGUE:
-        per = "NeuronCore" if spec.scope == "core" else "task"
-        rows.append(f"| `{spec.name}` | {spec.unit} | {per} | {spec.description} |")
+        rows.append(
+            f"| `{spec.name}` | {spec.unit} | {per[spec.scope]} | {spec.profile} "
+            f"| {spec.description} |"
+        )
     return "\n".join(rows)
 
 
