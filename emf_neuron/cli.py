@@ -7,33 +7,24 @@ not be killed; 78 invalid configuration. Only ``__main__`` turns the return valu
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
-import re
 import sys
-import tempfile
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
 
 from emf_neuron import __version__, errors
-from emf_neuron.config import DEFAULT_MONITOR, Settings, env_name, flag_name, load_settings
-from emf_neuron.ecs import KNOWN_LABELS, TaskMetadata, fetch_task_metadata
+from emf_neuron.commands import run_plan, run_sidecar
+from emf_neuron.config import Settings, env_name, flag_name, load_settings
 from emf_neuron.emf import preflight
-from emf_neuron.interval import REPORT_LABELS, Layout
 from emf_neuron.logs import configure_logging
-from emf_neuron.monitor_config import monitor_config
-from emf_neuron.pipeline import Pipeline
-from emf_neuron.sidecar import Clocks, Sidecar
-from emf_neuron.sink import StdoutSink
-from emf_neuron.supervisor import Supervisor
+from emf_neuron.plan import INSTANCE_TYPES, PRICE_PER_GB_INGESTED_USD
 
 logger = logging.getLogger(__name__)
-COMMANDS = ("run", "demo")
-KNOWN_DIMENSIONS = frozenset(KNOWN_LABELS) | frozenset(REPORT_LABELS)
+COMMANDS = ("run", "demo", "plan")
 DEMO_DEFAULTS = {"period_seconds": "1", "publish_interval_seconds": "5"}
 
 
@@ -75,7 +66,35 @@ def build_parser() -> argparse.ArgumentParser:
         "or -- --scenario inf1.xlarge. Defaults: --period-seconds 1 --publish-interval-seconds 5.",
     )
     demo.add_argument("simulator_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    _add_plan_parser(commands, settings)
     return parser
+
+
+def _add_plan_parser(commands: argparse._SubParsersAction[_Parser], settings: _Parser) -> None:
+    plan = commands.add_parser(
+        "plan",
+        parents=[settings],
+        help="list the metrics these settings would create, and their monthly cost",
+        description="Runs the real pipeline over one publish interval of a sample report and "
+        "counts the custom metrics (name x dimension set), EMF bytes and monthly cost.",
+    )
+    plan.add_argument(
+        "--instance-type",
+        default="inf1.xlarge",
+        metavar="TYPE",
+        help=f"bundled sample to plan for: {', '.join(INSTANCE_TYPES)} (default inf1.xlarge)",
+    )
+    plan.add_argument("--report", metavar="FILE", help="plan for the first report in FILE")
+    plan.add_argument("--tasks", type=int, default=1, metavar="N", help="number of tasks")
+    plan.add_argument("--off-ecs", action="store_true", help="plan for a host outside ECS")
+    plan.add_argument("--json", action="store_true", help="machine-readable output")
+    plan.add_argument(
+        "--price-per-gb-ingested",
+        type=float,
+        default=PRICE_PER_GB_INGESTED_USD,
+        metavar="USD",
+        help=f"CloudWatch Logs ingestion price (default {PRICE_PER_GB_INGESTED_USD})",
+    )
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -98,8 +117,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except errors.ConfigError as exc:
         _say(f"configuration error: {exc}")
         return errors.EXIT_CONFIG
-    configure_logging(settings.log_level)
-    return _run(args, settings)
+    configure_logging("ERROR" if args.command == "plan" else settings.log_level)
+    if args.command == "plan":
+        return run_plan(args, settings)
+    return run_sidecar(args, settings)
 
 
 def _settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
@@ -125,95 +146,6 @@ def read_config_file(path: Path) -> dict[str, object]:
     if not isinstance(data, dict):
         raise errors.ConfigError(f"--config {path}: expected a table of settings")
     return {str(key).replace("-", "_"): value for key, value in data.items()}
-
-
-def build_layout(settings: Settings, metadata: TaskMetadata | None) -> Layout:
-    """Dimension sets (explicit, or the ECS default, or InstanceId) and the task's labels.
-
-    Raises:
-        ConfigError: a dimension name is neither an ECS nor a report label.
-    """
-    default = metadata.default_dimensions if metadata else ("InstanceId",)
-    sets = settings.dimensions or (default,)
-    unknown = {name for names in sets for name in names} - KNOWN_DIMENSIONS
-    if unknown:
-        known = ", ".join(sorted(KNOWN_DIMENSIONS))
-        raise errors.ConfigError(f"--dimensions: unknown {sorted(unknown)}; known: {known}")
-    return Layout(
-        dimensions=sets[0],
-        extra_dimension_sets=sets[1:],
-        static_labels=metadata.labels if metadata else {},
-        sparse_counters=settings.sparse_counters,
-        max_runtime_tags=settings.max_runtime_tags,
-        high_resolution=settings.high_resolution,
-    )
-
-
-def build_pipeline(settings: Settings, layout: Layout) -> Pipeline:
-    """The pure processing chain for these settings."""
-    pattern = settings.runtime_tag_pattern
-    return Pipeline(
-        settings.namespace,
-        settings.metrics,
-        layout,
-        settings.max_line_bytes,
-        runtime_tags=re.compile(pattern) if pattern else None,
-    )
-
-
-def _run(args: argparse.Namespace, settings: Settings) -> int:
-    metadata = fetch_task_metadata(os.environ)
-    try:
-        layout = build_layout(settings, metadata)
-    except errors.ConfigError as exc:
-        _say(f"configuration error: {exc}")
-        return errors.EXIT_CONFIG
-    if metadata is not None:
-        logger.info("on ECS: dimensions %s", " + ".join(layout.dimensions))
-    pipeline = build_pipeline(settings, layout)
-    sink = StdoutSink()
-    try:
-        if settings.input == "-":
-            logger.info("reading neuron-monitor reports from stdin")
-            return Sidecar(pipeline, sink, settings, Clocks()).run(fd=0)
-        with _monitor_command(args, settings) as argv:
-            return Supervisor(pipeline, sink, settings, argv, Clocks()).run_child()
-    except errors.HaltError as exc:
-        if exc.exit_code == errors.EXIT_IOERR:
-            _silence_stdout()
-        logger.error("stopping: %s", exc)  # noqa: TRY400 - an expected halt, no traceback
-        return exc.exit_code
-    except Exception:  # the one top-level guard: log the bug once and exit, never loop
-        logger.exception("internal error")
-        return errors.EXIT_SOFTWARE
-
-
-@contextlib.contextmanager
-def _monitor_command(args: argparse.Namespace, settings: Settings) -> Iterator[list[str]]:
-    """The child's argv; writes the generated neuron-monitor config to a private temp file."""
-    if settings.monitor_command and args.command != "demo":
-        yield list(settings.monitor_command)
-        return
-    config = monitor_config(settings.period_seconds, settings.metrics)
-    fd, name = tempfile.mkstemp(prefix="emf-neuron-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(config, handle)
-        if args.command == "demo":
-            extra = [a for a in args.simulator_args if a != "--"]
-            yield [sys.executable, "-m", "emf_neuron.simulator", "-c", name, *extra]
-        else:
-            yield [DEFAULT_MONITOR, "-c", name]
-    finally:
-        with contextlib.suppress(OSError):
-            Path(name).unlink()
-
-
-def _silence_stdout() -> None:
-    """After EPIPE, point fd 1 at /dev/null so interpreter shutdown cannot raise again."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.close(devnull)
 
 
 def _say(message: str) -> None:

@@ -96,7 +96,8 @@ class Pipeline:
             return 0
         self.report_errors += report.rejected_values
         if report.group_errors:
-            self._log_once("group", f"the monitor reported errors in {report.group_errors}")
+            groups = ", ".join(sorted(set(report.group_errors)))
+            self._log_once("group", f"the monitor reported errors in: {groups}")
         self._interval.add(report, samples)
         if report.valid:
             self.valid_reports += 1
