@@ -146,4 +146,7 @@ class SidecarProcess:
                 self.proc.wait()
             for thread in self._threads:
                 thread.join(5)
+            for stream in (self.proc.stdout, self.proc.stderr):
+                if stream is not None:
+                    stream.close()
         return code
