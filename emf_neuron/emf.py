@@ -1,7 +1,8 @@
 """Serialize metric documents as CloudWatch Embedded Metric Format lines; pure, no I/O.
 
-The only module that imports ``aws_embedded_metrics``, and only its pure pieces (``MetricsContext``,
-``LogSerializer``); ``MetricsLogger`` and ``metric_scope`` probe the environment and are never used.
+The only user of ``aws_embedded_metrics`` (through ``emf_library``), and only of its pure pieces
+(``MetricsContext``, ``LogSerializer``); ``MetricsLogger`` and ``metric_scope`` probe the
+environment and are never used.
 Every line it returns is one JSON object, ASCII only, at most ``MAX_DOCUMENT_BYTES`` long, with
 finite values and at most 100 metrics and 30 dimensions per set.
 """
@@ -12,11 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from aws_embedded_metrics.config import get_config
-from aws_embedded_metrics.logger.metrics_context import MetricsContext
-from aws_embedded_metrics.serializers.log_serializer import LogSerializer
-from aws_embedded_metrics.storage_resolution import StorageResolution
-
+from emf_neuron.emf_library import LogSerializer, MetricsContext, StorageResolution, get_config
 from emf_neuron.errors import ConfigError
 from emf_neuron.mapping import Unit
 
