@@ -10,7 +10,6 @@ Only a line that is not a JSON object raises ``ReportError``. Nothing outside th
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +29,8 @@ from emf_neuron.report import (
 # CloudWatch rejects values outside +-2^360 (API_MetricDatum); we refuse them at the door.
 MAX_ABS_VALUE = 2.0**360
 MAX_TEXT_LENGTH = 256
+_LABELS: dict[str, bool] = {}  # memo of clean_text: core and category keys repeat every report
+_LABEL_MEMO_SIZE = 4096
 _ENVELOPE = frozenset({"period", "error"})  # every metric group carries these two
 _ECC_KEYS = (
     "mem_ecc_corrected",
@@ -41,11 +42,18 @@ _ECC_KEYS = (
 
 def clean_text(value: object) -> str | None:
     """Return ``value`` if it is a usable label (1..256 printable ASCII, not blank), else None."""
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT_LENGTH:
+    if type(value) is not str:
         return None
-    if not all(" " <= ch <= "~" for ch in value):
-        return None
-    return value
+    known = _LABELS.get(value)
+    if known is not None:
+        return value if known else None
+    # For ASCII, isprintable() is exactly " " to "~"; both checks run in C (a hot path).
+    ok = len(value) <= MAX_TEXT_LENGTH and bool(value.strip()) and value.isascii()
+    ok = ok and value.isprintable()
+    if len(_LABELS) >= _LABEL_MEMO_SIZE:  # bounded: a hostile child cannot grow it
+        _LABELS.clear()
+    _LABELS[value] = ok
+    return value if ok else None
 
 
 def parse_report(line: bytes) -> Report:
@@ -104,18 +112,12 @@ class _Reader:
         value = obj.get(key)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.rejected += 1
-            return None
-        try:
-            number = float(value)
-        except OverflowError:  # an int beyond float range
-            self.rejected += 1
-            return None
-        if not math.isfinite(number) or number < 0 or number > MAX_ABS_VALUE:
-            self.rejected += 1
-            return None
-        return number
+        # Exact types: a bool is not a number here. NaN fails both comparisons, inf the upper one.
+        kind = type(value)
+        if (kind is float or kind is int) and 0 <= value <= MAX_ABS_VALUE:
+            return float(value)
+        self.rejected += 1
+        return None
 
     def numbers(self, value: object) -> dict[str, float]:
         """An open map of name -> number; bad entries are dropped and counted."""
@@ -188,17 +190,18 @@ class _Reader:
     def _cores(self, value: object) -> tuple[CoreCounters, ...]:
         obj = _obj(value) or {}
         cores = []
-        for key, raw in obj.items():
-            core, data = clean_text(key), _obj(raw)
-            if core is None or data is None:
+        number = self.number
+        for key, data in obj.items():
+            core = clean_text(key)
+            if core is None or type(data) is not dict:
                 self.rejected += 1
                 continue
             cores.append(
                 CoreCounters(
-                    core=core,
-                    utilization_percent=self.number(data, "neuroncore_utilization"),
-                    flops=self.number(data, "flops"),
-                    effective_flops=self.number(data, "effective_flops"),
+                    core,
+                    number(data, "neuroncore_utilization"),
+                    number(data, "flops"),
+                    number(data, "effective_flops"),
                 )
             )
         return tuple(cores)

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 # Percentile name ("p50") -> seconds.
 Percentiles = Mapping[str, float]
 
 
-@dataclass(frozen=True, slots=True)
-class CoreCounters:
-    """One NeuronCore as seen by one runtime (``neuroncore_counters.neuroncores_in_use[core]``)."""
+class CoreCounters(NamedTuple):
+    """One NeuronCore as seen by one runtime (``neuroncore_counters.neuroncores_in_use[core]``).
+
+    A NamedTuple rather than a frozen dataclass: a busy trn1n report has 1,024 of them and a
+    frozen dataclass costs about three times as much to build (measured with bench/).
+    """
 
     core: str
     utilization_percent: float | None = None
