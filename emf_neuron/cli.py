@@ -141,8 +141,8 @@ def read_config_file(path: Path) -> dict[str, object]:
     try:
         text = path.read_text(encoding="utf-8")
         data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
-    except (OSError, ValueError) as exc:
-        raise errors.ConfigError(f"--config {path}: {exc}") from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise errors.ConfigError(f"--config {path}: {exc or type(exc).__name__}") from None
     if not isinstance(data, dict):
         raise errors.ConfigError(f"--config {path}: expected a table of settings")
     return {str(key).replace("-", "_"): value for key, value in data.items()}

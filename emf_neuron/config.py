@@ -22,6 +22,7 @@ DEFAULT_MONITOR = "/opt/aws/neuron/bin/neuron-monitor"
 _NAMESPACE = re.compile(r"^[a-zA-Z0-9._#:/-]{1,256}$")
 _DIMENSION = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,249}$")
 _HANG_MARGIN_SECONDS = 5.0
+MIN_PERIOD_SECONDS = 0.01
 
 
 def _setting(help_text: str, default: Any, *, metavar: str = "VALUE") -> Any:  # noqa: ANN401
@@ -188,9 +189,16 @@ def _convert(name: str, raw: object) -> object:
 
 def _validate(settings: Settings) -> None:
     checks: tuple[tuple[bool, str], ...] = (
-        (bool(_NAMESPACE.match(settings.namespace)), "--namespace: use 1-256 of [A-Za-z0-9._#:/-]"),
+        (
+            bool(_NAMESPACE.fullmatch(settings.namespace)),
+            "--namespace: use 1-256 of [A-Za-z0-9._#:/-]",
+        ),
         (settings.input in (None, "-"), "--input: only '-' (stdin) is supported"),
         (settings.profile in PROFILES, f"--profile: choose one of {', '.join(PROFILES)}"),
+        (
+            settings.period_seconds >= MIN_PERIOD_SECONDS,
+            f"--period-seconds must be at least {MIN_PERIOD_SECONDS} (neuron-monitor counts in ms)",
+        ),
         (
             settings.hang_timeout >= 2 * settings.period_seconds,
             "--hang-timeout-seconds must be at least 2 periods (--period-seconds)",
@@ -208,12 +216,13 @@ def _validate(settings: Settings) -> None:
             "--dimensions: 1 to 29 names per set (NeuronCore is added per core)",
         ),
         (
-            all(_DIMENSION.match(d) for names in settings.dimensions for d in names),
+            all(_DIMENSION.fullmatch(d) for names in settings.dimensions for d in names),
             "--dimensions: names are letters, digits, '_', '.', '-', starting with a letter",
         ),
         (
             not (unknown := set(settings.include_metrics + settings.exclude_metrics) - set(SPECS)),
-            f"unknown metric name(s): {', '.join(sorted(unknown))} (see README, Metrics)",
+            f"--include-metrics/--exclude-metrics: unknown {', '.join(sorted(unknown))} "
+            "(see README, Metrics)",
         ),
         (
             settings.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},

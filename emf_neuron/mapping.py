@@ -69,12 +69,20 @@ def _core_samples(report: Report) -> Iterable[Sample]:
         breakdown = runtime.memory.core_breakdown if runtime.memory else {}
         for core_name, categories in breakdown.items():
             memory[core_name] = memory.get(core_name, 0.0) + sum(categories.values())
-    for core_name in _known_cores(report):  # idle cores: 0, not a gap in the dashboard
-        utilization.setdefault(core_name, 0.0)
-        memory.setdefault(core_name, 0.0)
+    _zero_fill(report, utilization, memory)
     per_core = {"NeuronCoreUtilization": utilization, "NeuronCoreMemoryUsed": memory, **sums}
     for name, values in per_core.items():
         yield from (Sample(name, value, core=core) for core, value in values.items())
+
+
+def _zero_fill(report: Report, utilization: dict[str, float], memory: dict[str, float]) -> None:
+    """Idle cores get 0, not a gap in the dashboard; a core whose group failed is not idle."""
+    failed = set(report.group_errors)
+    for core_name in _known_cores(report):
+        if not failed & {"runtime", "neuroncore_counters"}:
+            utilization.setdefault(core_name, 0.0)
+        if not failed & {"runtime", "memory_used"}:
+            memory.setdefault(core_name, 0.0)
 
 
 def _known_cores(report: Report) -> Iterable[str]:

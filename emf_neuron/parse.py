@@ -128,8 +128,11 @@ class _Reader:
         for key in obj:
             if key in _ENVELOPE:
                 continue
+            if clean_text(key) is None:
+                self.rejected += 1
+                continue
             number = self.number(obj, key)
-            if number is not None and clean_text(key) is not None:
+            if number is not None:
                 out[key] = number
         return out
 
@@ -151,7 +154,8 @@ class _Reader:
         if isinstance(error, str) and error:
             self.group_errors.append(name)
             return None
-        self.ok_sections += 1
+        if obj.keys() - _ENVELOPE:  # an empty section carries no data: not a heartbeat
+            self.ok_sections += 1
         period = obj.get("period")
         if isinstance(period, int | float) and not isinstance(period, bool) and 0 < period < 86400:
             self.periods.append(float(period))
@@ -168,18 +172,21 @@ class _Reader:
         return tuple(self._runtime(entry) for entry in entries if entry is not None)
 
     def _runtime(self, entry: dict[str, Any]) -> RuntimeReport:
-        error = entry.get("error")
-        if isinstance(error, str) and error:
-            self.group_errors.append("runtime")
-        body = _obj(entry.get("report")) or {}
         pid = self.number(entry, "pid")
+        pid_value = int(pid) if pid is not None and pid.is_integer() else None
+        tag = self.text(entry, "neuron_runtime_tag")
+        error = entry.get("error")
+        if isinstance(error, str) and error:  # collecting from this process failed: no data
+            self.group_errors.append("runtime")
+            return RuntimeReport(pid=pid_value, tag=tag)
+        body = _obj(entry.get("report")) or {}
         counters = self.group(body.get("neuroncore_counters"), "neuroncore_counters") or {}
         execution = body.get("execution_stats", body.get("inference_stats"))
         vcpu = self.group(body.get("neuron_runtime_vcpu_usage"), "neuron_runtime_vcpu_usage") or {}
         vcpu_usage = _obj(vcpu.get("vcpu_usage")) or {}
         return RuntimeReport(
-            pid=int(pid) if pid is not None and pid.is_integer() else None,
-            tag=self.text(entry, "neuron_runtime_tag"),
+            pid=pid_value,
+            tag=tag,
             cores=self._cores(counters.get("neuroncores_in_use")),
             execution=self._execution(execution),
             memory=self._memory(body.get("memory_used")),
@@ -230,10 +237,17 @@ class _Reader:
             host_bytes=self.number(used, "host"),
             device_bytes=self.number(used, "neuron_device"),
             host_breakdown=self.numbers(breakdown.get("host")),
-            core_breakdown={
-                core: self.numbers(raw) for core, raw in per_core.items() if clean_text(core)
-            },
+            core_breakdown=self._per_core(per_core),
         )
+
+    def _per_core(self, per_core: dict[str, Any]) -> dict[str, dict[str, float]]:
+        out: dict[str, dict[str, float]] = {}
+        for core, raw in per_core.items():
+            if clean_text(core) is None:
+                self.rejected += 1
+            else:
+                out[core] = self.numbers(raw)
+        return out
 
     def _ecc(self, value: object, name: str) -> tuple[DeviceEcc, ...] | None:
         group = self.group(value, name)

@@ -98,11 +98,11 @@ class Pipeline:
         if report.group_errors:
             groups = ", ".join(sorted(set(report.group_errors)))
             self._log_once("group", f"the monitor reported errors in: {groups}")
+        if not report.valid:  # nothing usable (only errors, or no data): it adds no sample
+            return 0
         self._interval.add(report, samples)
-        if report.valid:
-            self.valid_reports += 1
-            return 1
-        return 0
+        self.valid_reports += 1
+        return 1
 
     def _count_oversize(self) -> None:
         new = self._splitter.oversize_lines - self._oversize_seen

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from support import EXPECTED, REPORTS, check_emf
 
-from emf_neuron.config import PROFILES
+from emf_neuron.catalogue import PROFILES
 from emf_neuron.interval import Health, Layout
 from emf_neuron.pipeline import Pipeline
 
