@@ -17,14 +17,18 @@ from dataclasses import fields
 from pathlib import Path
 
 from emf_neuron import __version__, errors
+from emf_neuron.alarms import add_alarms_parser, run_alarms
 from emf_neuron.commands import run_plan, run_sidecar
 from emf_neuron.config import Settings, env_name, flag_name, load_settings
+from emf_neuron.dashboard import add_dashboard_parser, run_dashboard
 from emf_neuron.emf import preflight
+from emf_neuron.insights import add_insights_parser, run_insights
 from emf_neuron.logs import configure_logging
 from emf_neuron.plan import INSTANCE_TYPES, PRICE_PER_GB_INGESTED_USD
 
 logger = logging.getLogger(__name__)
-COMMANDS = ("run", "demo", "plan")
+AWS_COMMANDS = {"insights": run_insights, "dashboard": run_dashboard, "alarms": run_alarms}
+COMMANDS = ("run", "demo", "plan", *AWS_COMMANDS)
 DEMO_DEFAULTS = {"period_seconds": "1", "publish_interval_seconds": "5"}
 
 
@@ -67,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("simulator_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     _add_plan_parser(commands, settings)
+    add_insights_parser(commands)
+    add_dashboard_parser(commands)
+    add_alarms_parser(commands)
     return parser
 
 
@@ -111,6 +118,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return errors.EXIT_USAGE
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else errors.EXIT_OK
+    if args.command in AWS_COMMANDS:  # they take no sidecar settings, and import boto3 lazily
+        return AWS_COMMANDS[args.command](args)
     try:
         settings = _settings(args, env)
         preflight()

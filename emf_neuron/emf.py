@@ -25,7 +25,8 @@ MAX_DIMENSIONS_PER_SET = 30
 MAX_ABS_VALUE = 2.0**360
 _SIGNIFICANT_DIGITS = 9
 
-PropertyValue = str | int | float | tuple[str, ...] | tuple[int, ...]
+Summary = Mapping[str, Mapping[str, float]]  # gauge name -> {"avg": ..., "max": ...}
+PropertyValue = str | int | float | tuple[str, ...] | tuple[int, ...] | Summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,15 @@ def _groups(metrics: Sequence[Metric]) -> list[tuple[Metric, ...]]:
     ]
 
 
+def _finite(value: object) -> bool:
+    """No NaN or infinity anywhere inside a property value."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, Mapping):
+        return all(_finite(v) for v in value.values())
+    return True
+
+
 def _render_within_cap(
     document: Document, namespace: str, timestamp_ms: int, high_resolution: bool
 ) -> tuple[list[bytes], int]:
@@ -155,7 +165,8 @@ def _serialize(
         for value in metric.values:
             context.put_metric(metric.name, value, metric.unit, resolution)
     for key, prop in document.properties.items():
-        context.set_property(key, list(prop) if isinstance(prop, tuple) else prop)
+        if _finite(prop):  # json.dumps would write NaN/Infinity: invalid JSON, rejected by EMF
+            context.set_property(key, list(prop) if isinstance(prop, tuple) else prop)
     context.meta["Timestamp"] = timestamp_ms
     (text,) = LogSerializer.serialize(context)  # <= 100 metrics and values: always one line
     return text.encode("ascii")  # json.dumps escapes every non-ASCII and control character

@@ -9,11 +9,12 @@ the watchdog's health metrics and the queryable properties.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from emf_neuron import __version__
-from emf_neuron.emf import Document, Metric, PropertyValue
+from emf_neuron.emf import MAX_ABS_VALUE, Document, Metric, PropertyValue, compact
 from emf_neuron.mapping import SPECS, Sample
 from emf_neuron.report import Report
 
@@ -151,13 +152,23 @@ class Interval:
         metrics = self._metrics(layout.sparse_counters)
         plain = _plain(labels, layout)
         docs = [
-            Document(layout.sets_for(scope), {**labels, scope[0]: scope[1]}, tuple(found), plain)
+            Document(
+                layout.sets_for(scope),
+                {**labels, scope[0]: scope[1]},
+                tuple(found),
+                {**plain, **_summary(found)},
+            )
             for scope, found in sorted(metrics.items(), key=_scope_order)
             if scope is not None
         ]
         task_metrics = metrics.get(None, []) + (_health_metrics(health) if health else [])
         if task_metrics:
-            properties = {**plain, **self._task_properties(health), **layout.static_properties}
+            properties = {
+                **plain,
+                **self._task_properties(health),
+                **_summary(task_metrics),
+                **layout.static_properties,
+            }
             docs.append(Document(layout.dimension_sets, labels, tuple(task_metrics), properties))
         self._reset()
         return docs
@@ -194,6 +205,21 @@ class Interval:
         self._tags.clear()
         self._pids.clear()
         self.reports = 0
+
+
+def _summary(metrics: list[Metric]) -> dict[str, PropertyValue]:
+    """``Summary``: the average and maximum of every gauge, for Logs Insights.
+
+    Gauges carry every sample of the interval as an array, which Logs Insights cannot aggregate
+    (it flattens arrays into ``Name.0``, ``Name.1``...); one number per gauge and statistic can.
+    """
+    gauges = {}
+    for metric in metrics:
+        values = [v for v in metric.values if math.isfinite(v) and abs(v) <= MAX_ABS_VALUE]
+        if SPECS[metric.name].kind == "gauge" and values:
+            average = compact(sum(values) / len(values))
+            gauges[metric.name] = {"avg": average, "max": compact(max(values))}
+    return {"Summary": gauges} if gauges else {}
 
 
 def _plain(labels: Mapping[str, str], layout: Layout) -> dict[str, PropertyValue]:
