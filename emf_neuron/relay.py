@@ -17,7 +17,10 @@ WINDOW_SECONDS = 60.0
 
 
 class StderrRelay:
-    """At most ``lines_per_window`` lines per minute; the rest are counted and summarised."""
+    """At most ``lines_per_window`` lines per minute; the rest are counted and summarised.
+
+    The first suppressed line of a minute logs one notice, so the limit is visible at once.
+    """
 
     def __init__(self, clock: Callable[[], float], lines_per_window: int = 20) -> None:
         self._clock = clock
@@ -44,6 +47,10 @@ class StderrRelay:
                 logger.warning("suppressed %d more stderr lines of the monitor", self.suppressed)
             self._window_start, self._in_window, self.suppressed = now, 0, 0
         if self._in_window >= self._limit:
+            if not self.suppressed:
+                logger.warning(
+                    "monitor stderr is over %d lines a minute: suppressing the rest", self._limit
+                )
             self.suppressed += 1
             return
         self._in_window += 1

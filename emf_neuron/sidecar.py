@@ -77,7 +77,7 @@ class Sidecar:
         self._wall_clock = clocks.wall
         self._started_at = self._clock()
         self._next_publish = self._started_at + self._interval
-        self._selector = selectors.DefaultSelector()
+        self._selector: selectors.BaseSelector = selectors.DefaultSelector()
         self._signals = SignalWakeup()
         self._stop_deadline: float | None = None
         self._last_valid: float | None = None
@@ -90,8 +90,11 @@ class Sidecar:
     def _publish(self, now: float, health: Health) -> None:
         documents = self._pipeline.documents(health)
         lines = self._pipeline.render(documents, int(self._wall_clock() * 1000))
-        for line in lines:
-            self._sink.write(line)
+        try:
+            for line in lines:
+                self._sink.write(line)
+        except errors.SinkClosedError as exc:  # failed since the last _check_sink
+            raise errors.HaltError(str(exc), errors.EXIT_IOERR) from None
         if self._sink.dropped > self._dropped_logged:
             logger.warning(
                 "stdout is slower than our output: %d lines dropped so far",
@@ -144,6 +147,8 @@ class Sidecar:
 
     def run(self, fd: int = 0) -> int:
         """Read reports from ``fd`` until EOF or a stop signal; no child, no watchdog."""
+        self._selector.close()
+        self._selector = selectors.PollSelector()  # epoll refuses regular files and /dev/null
         with self._signals:
             self._selector.register(self._signals.fd, selectors.EVENT_READ)
             self._selector.register(fd, selectors.EVENT_READ)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import selectors
+import time
 from collections.abc import Sequence
 
 from emf_neuron import errors
@@ -21,6 +22,7 @@ from emf_neuron.sidecar import MAX_SLEEP_SECONDS, Clocks, Sidecar, Sink
 from emf_neuron.watchdog import Action, Decision, State, Watchdog
 
 logger = logging.getLogger(__name__)
+HALT_REAP_SECONDS = 0.5  # on a halt, how long a SIGKILLed child may take to die and be reaped
 
 
 class Supervisor(Sidecar):
@@ -37,7 +39,7 @@ class Supervisor(Sidecar):
         super().__init__(pipeline, sink, settings, clocks)
         self._argv = tuple(argv)
         self._child: ChildProcess | None = None
-        self._relay: StderrRelay | None = None
+        self._relay = StderrRelay(self._clock)  # one for all runs: the rate limit spans restarts
         self._watchdog = Watchdog(self._policy, self._clock())
         self._spawn_error: str | None = None
 
@@ -52,13 +54,27 @@ class Supervisor(Sidecar):
             try:
                 self._loop()
             except errors.HaltError:
-                if self._child is not None:
-                    self._child.kill()
+                self._kill_child_on_halt()
                 self._final_publish()
-                self._finish()
+                if not self._sink.failed:  # a closed stdout is reported once, by the caller
+                    self._finish()
                 raise
             self._final_publish()
         return self._finish()
+
+    def _kill_child_on_halt(self) -> None:
+        """SIGKILL the group; reap the leader if it dies within a moment (an unkillable one is
+        left behind: waiting for it is what the halt avoids)."""
+        child = self._child
+        if child is None:
+            return
+        child.kill()
+        deadline = self._clock() + HALT_REAP_SECONDS
+        while not child.exited() and self._clock() < deadline:
+            time.sleep(0.01)
+        if child.exited():
+            child.reap()
+            self._child = None
 
     def _loop(self) -> None:
         while True:
@@ -116,7 +132,6 @@ class Supervisor(Sidecar):
             logger.info("neuron-monitor could be started again")
             self._spawn_error = None
         self._child = child
-        self._relay = StderrRelay(self._clock)
         for fd in (child.stdout_fd, child.stderr_fd):
             if fd is not None:
                 self._selector.register(fd, selectors.EVENT_READ)
@@ -151,11 +166,11 @@ class Supervisor(Sidecar):
             self._selector.unregister(fd)
             if is_stdout:
                 self._on_data(self._pipeline.end_of_stream())
-            elif self._relay is not None:
+            else:
                 self._relay.finish()
         elif is_stdout:
             self._on_data(self._pipeline.feed(data))
-        elif self._relay is not None:
+        else:
             self._relay.feed(data)
 
     def _on_data(self, valid_reports: int) -> None:
@@ -178,11 +193,10 @@ class Supervisor(Sidecar):
                 data = child.drain(fd)  # the last lines written before exit still count
                 if fd == child.stdout_fd:
                     self._on_data(self._pipeline.feed(data))
-                elif self._relay is not None:
+                else:
                     self._relay.feed(data)
         self._on_data(self._pipeline.end_of_stream())
-        if self._relay is not None:
-            self._relay.finish()
+        self._relay.finish()
         status = child.reap()
         self._child = None
         self._last_exit = status.describe()
