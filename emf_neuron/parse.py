@@ -159,6 +159,8 @@ class _Reader:
         period = obj.get("period")
         if isinstance(period, int | float) and not isinstance(period, bool) and 0 < period < 86400:
             self.periods.append(float(period))
+        elif period is not None:
+            self.rejected += 1
         return obj
 
     # -- sections ------------------------------------------------------------------------------
@@ -166,8 +168,6 @@ class _Reader:
     def _runtimes(self, value: object) -> tuple[RuntimeReport, ...]:
         if not isinstance(value, list):
             return ()
-        if not value:
-            self.ok_sections += 1  # "no Neuron process right now" is a healthy report
         entries = (_obj(entry) for entry in value)
         return tuple(self._runtime(entry) for entry in entries if entry is not None)
 

@@ -638,8 +638,16 @@ def test_missing_keys_yield_no_values_and_no_crash(
 @pytest.mark.parametrize(
     ("doc", "valid"),
     [
-        ({"neuron_runtime_data": []}, True),
-        ({"neuron_runtime_data": [], "instance_info": {"error": _ERROR}}, True),
+        ({"neuron_runtime_data": []}, False),
+        ({"neuron_runtime_data": [], "instance_info": {"error": _ERROR}}, False),
+        (
+            {
+                "neuron_runtime_data": [],
+                "instance_info": {"instance_id": "i-1", "error": ""},
+                "neuron_hardware_info": {"neuron_device_count": 1, "error": ""},
+            },
+            True,
+        ),
         ({"instance_info": {"instance_id": "i-1", "error": ""}}, True),
         ({}, False),
         ({"foo": 1}, False),
@@ -660,8 +668,9 @@ def test_missing_keys_yield_no_values_and_no_crash(
         ),
     ],
     ids=[
-        "idle-empty-runtime-list",
-        "idle-with-an-error-elsewhere",
+        "empty-runtime-list-alone-is-no-data",
+        "empty-runtime-list-and-an-error",
+        "idle-host-as-neuron-monitor-reports-it",
         "instance-info-only",
         "empty-object",
         "unknown-keys-only",
