@@ -1,7 +1,7 @@
 """The commands' bodies: the sidecar (``run``, ``demo``) and ``plan``.
 
 ``cli`` parses and validates; this module wires settings to the pipeline, the sink and the loop,
-or to the plan. It writes to stdout only through ``sink.StdoutSink`` (the sidecar) or once, at the
+or to the plan. It writes to stdout only through ``sink.QueuedSink`` (the sidecar) or once, at the
 end, for ``plan``'s result.
 """
 
@@ -32,7 +32,7 @@ from emf_neuron.plan import (
     to_json,
 )
 from emf_neuron.sidecar import Clocks, Sidecar
-from emf_neuron.sink import StdoutSink
+from emf_neuron.sink import QueuedSink, transport_for
 from emf_neuron.supervisor import Supervisor
 
 logger = logging.getLogger(__name__)
@@ -78,13 +78,14 @@ def run_sidecar(args: argparse.Namespace, settings: Settings) -> int:
     metadata = fetch_task_metadata(os.environ)
     try:
         layout = build_layout(settings, metadata)
+        transport = transport_for(settings.sink)
     except errors.ConfigError as exc:
         _say(f"configuration error: {exc}")
         return errors.EXIT_CONFIG
     if metadata is not None:
         logger.info("on ECS: dimensions %s", " + ".join(layout.dimensions))
     pipeline = build_pipeline(settings, layout)
-    sink = StdoutSink()
+    sink = QueuedSink(transport)
     try:
         if settings.input == "-":
             logger.info("reading neuron-monitor reports from stdin")

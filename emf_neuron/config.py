@@ -102,6 +102,12 @@ class Settings:
         10,
         metavar="N",
     )
+    sink: str = _setting(
+        "Where documents go: stdout, or the CloudWatch agent's EMF endpoint as tcp://HOST:PORT "
+        "or udp://HOST:PORT (port 25888 by default).",
+        "stdout",
+        metavar="URL",
+    )
     max_line_bytes: int = _setting(
         "Longest accepted report line; longer lines are dropped and counted.",
         4 * 1024 * 1024,

@@ -97,7 +97,7 @@ class Sidecar:
             raise errors.HaltError(str(exc), errors.EXIT_IOERR) from None
         if self._sink.dropped > self._dropped_logged:
             logger.warning(
-                "stdout is slower than our output: %d lines dropped so far",
+                "the sink (stdout or the agent) is slower than our output: %d lines dropped so far",
                 self._sink.dropped,
             )
             self._dropped_logged = self._sink.dropped
@@ -131,7 +131,7 @@ class Sidecar:
             logger.error("stdout is closed; the last documents were not delivered")
             return errors.EXIT_IOERR
         if unwritten:
-            logger.error("stdout blocked: %d documents were not written before exit", unwritten)
+            logger.error("sink blocked: %d documents were not written before exit", unwritten)
         return errors.EXIT_OK
 
     def _on_signal(self, now: float) -> bool:
