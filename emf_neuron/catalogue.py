@@ -1,4 +1,4 @@
-"""The metric catalogue and the profiles: every metric emf-neuron can publish. Data only, no I/O.
+"""The metric catalogue, the profiles and the label names: what emf-neuron can publish. Data only.
 
 Names, units and scopes are the public interface (README, "Metrics"). ``group`` names the
 neuron-monitor metric group that feeds the metric, so turning a metric off also removes its group
@@ -9,6 +9,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+# CloudWatch rejects values outside +-2^360 (API_MetricDatum).
+MAX_ABS_VALUE = 2.0**360
+# Labels a report gives (instance and hardware) and labels the ECS task metadata gives: the only
+# names a dimension set may use (NeuronCore, NeuronDevice and RuntimeTag are added per document).
+REPORT_LABELS = (
+    "InstanceId",
+    "InstanceType",
+    "AvailabilityZone",
+    "Region",
+    "UltraServerId",
+    "NeuronDeviceType",
+)
+TASK_LABELS = (
+    "ClusterName",
+    "ServiceName",
+    "TaskFamily",
+    "TaskRevision",
+    "TaskId",
+    "TaskArn",
+    "ContainerName",
+    "LaunchType",
+    "AvailabilityZone",
+)
+KNOWN_DIMENSIONS = frozenset(REPORT_LABELS) | frozenset(TASK_LABELS)
 
 Unit = Literal["Percent", "Bytes", "Count", "Seconds", "Count/Second", "None"]
 Kind = Literal["gauge", "counter", "health"]

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 READ_CHUNK_BYTES = 256 * 1024
+DRAIN_LIMIT_BYTES = 8 * 1024 * 1024  # a pipe holds 64 KiB; a few reports' worth is plenty
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,11 +123,14 @@ class ChildProcess:
             return ExitStatus(signal=-returncode)
         return ExitStatus(code=returncode)
 
-    def drain(self, fd: int) -> bytes:
-        """Everything already in the pipe (used right after exit so no last line is lost)."""
-        chunks = []
-        while fd in self._fds.values() and (data := self.read(fd)):
+    def drain(self, fd: int, limit_bytes: int = DRAIN_LIMIT_BYTES) -> bytes:
+        """What is already in the pipe, up to ``limit_bytes`` (right after exit, so no last line
+        is lost; bounded, in case something still writes)."""
+        chunks: list[bytes] = []
+        size = 0
+        while size < limit_bytes and fd in self._fds.values() and (data := self.read(fd)):
             chunks.append(data)
+            size += len(data)
         return b"".join(chunks)
 
     def _signal_group(self, sig: int) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import tomllib
@@ -32,13 +33,9 @@ COMMANDS = ("run", "demo", "plan", *AWS_COMMANDS)
 DEMO_DEFAULTS = {"period_seconds": "1", "publish_interval_seconds": "5"}
 
 
-class UsageError(Exception):
-    """argparse found a bad flag; reported as one line and EX_USAGE instead of exit 2."""
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
+        raise errors.UsageError(message)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[settings],
         help="the sidecar against the bundled simulated neuron-monitor (no device needed)",
         description="Arguments after '--' go to the simulator, e.g. -- --crash-after 20 "
-        "or -- --scenario inf1.xlarge. Defaults: --period-seconds 1 --publish-interval-seconds 5.",
+        "or -- --scenario trn1.2xlarge (default inf2.xlarge). Defaults: --period-seconds 1 "
+        "--publish-interval-seconds 5.",
     )
     demo.add_argument("simulator_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     _add_plan_parser(commands, settings)
@@ -92,16 +90,30 @@ def _add_plan_parser(commands: argparse._SubParsersAction[_Parser], settings: _P
         help=f"bundled sample to plan for: {', '.join(INSTANCE_TYPES)} (default inf1.xlarge)",
     )
     plan.add_argument("--report", metavar="FILE", help="plan for the first report in FILE")
-    plan.add_argument("--tasks", type=int, default=1, metavar="N", help="number of tasks")
+    plan.add_argument("--tasks", type=_count, default=1, metavar="N", help="number of tasks")
     plan.add_argument("--off-ecs", action="store_true", help="plan for a host outside ECS")
     plan.add_argument("--json", action="store_true", help="machine-readable output")
     plan.add_argument(
         "--price-per-gb-ingested",
-        type=float,
+        type=_price,
         default=PRICE_PER_GB_INGESTED_USD,
         metavar="USD",
         help=f"CloudWatch Logs ingestion price (default {PRICE_PER_GB_INGESTED_USD})",
     )
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
+def _price(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a price of 0 or more, got {text!r}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -113,7 +125,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         args_list.insert(0, "run")
     try:
         args = build_parser().parse_args(args_list)
-    except UsageError as exc:
+    except errors.UsageError as exc:
         _say(f"usage error: {exc} (see emf-neuron --help)")
         return errors.EXIT_USAGE
     except SystemExit as exc:  # --help and --version
@@ -151,7 +163,7 @@ def read_config_file(path: Path) -> dict[str, object]:
         text = path.read_text(encoding="utf-8")
         data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (OSError, ValueError, RecursionError) as exc:
-        raise errors.ConfigError(f"--config {path}: {exc or type(exc).__name__}") from None
+        raise errors.ConfigError(f"--config {path}: {str(exc) or type(exc).__name__}") from None
     if not isinstance(data, dict):
         raise errors.ConfigError(f"--config {path}: expected a table of settings")
     return {str(key).replace("-", "_"): value for key, value in data.items()}

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from emf_neuron import errors
 from emf_neuron.config import DEFAULT_MONITOR, Settings
-from emf_neuron.ecs import KNOWN_LABELS, TaskMetadata, fetch_task_metadata
-from emf_neuron.interval import REPORT_LABELS, Layout
+from emf_neuron.ecs import TaskMetadata, fetch_task_metadata
+from emf_neuron.interval import Layout
 from emf_neuron.monitor_config import monitor_config
 from emf_neuron.pipeline import Pipeline
 from emf_neuron.plan import (
@@ -36,21 +36,13 @@ from emf_neuron.sink import QueuedSink, transport_for
 from emf_neuron.supervisor import Supervisor
 
 logger = logging.getLogger(__name__)
-KNOWN_DIMENSIONS = frozenset(KNOWN_LABELS) | frozenset(REPORT_LABELS)
+DEMO_SCENARIO = "inf2.xlarge"  # current hardware, and no error storm (unlike the 2022 trn1 capture)
 
 
 def build_layout(settings: Settings, metadata: TaskMetadata | None) -> Layout:
-    """Dimension sets (explicit, or the ECS default, or InstanceId) and the task's labels.
-
-    Raises:
-        ConfigError: a dimension name is neither an ECS nor a report label.
-    """
+    """Dimension sets (explicit, or the ECS default, or InstanceId) and the task's labels."""
     default = metadata.default_dimensions if metadata else ("InstanceId",)
     sets = settings.dimensions or (default,)
-    unknown = {name for names in sets for name in names} - KNOWN_DIMENSIONS
-    if unknown:
-        known = ", ".join(sorted(KNOWN_DIMENSIONS))
-        raise errors.ConfigError(f"--dimensions: unknown {sorted(unknown)}; known: {known}")
     return Layout(
         dimensions=sets[0],
         extra_dimension_sets=sets[1:],
@@ -75,17 +67,12 @@ def build_pipeline(settings: Settings, layout: Layout) -> Pipeline:
 
 def run_sidecar(args: argparse.Namespace, settings: Settings) -> int:
     """The sidecar: supervise the monitor (or read stdin) until stopped; the exit code."""
-    metadata = fetch_task_metadata(os.environ)
-    try:
-        layout = build_layout(settings, metadata)
-        transport = transport_for(settings.sink)
-    except errors.ConfigError as exc:
-        _say(f"configuration error: {exc}")
-        return errors.EXIT_CONFIG
+    metadata = fetch_task_metadata(os.environ)  # None off ECS or on any failure: never raises
+    layout = build_layout(settings, metadata)
     if metadata is not None:
         logger.info("on ECS: dimensions %s", " + ".join(layout.dimensions))
     pipeline = build_pipeline(settings, layout)
-    sink = QueuedSink(transport)
+    sink = QueuedSink(transport_for(settings.sink))  # the URL was checked with the settings
     try:
         if settings.input == "-":
             logger.info("reading neuron-monitor reports from stdin")
@@ -109,12 +96,19 @@ def _monitor_command(args: argparse.Namespace, settings: Settings) -> Iterator[l
         yield list(settings.monitor_command)
         return
     config = monitor_config(settings.period_seconds, settings.metrics)
-    fd, name = tempfile.mkstemp(prefix="emf-neuron-", suffix=".json")
+    try:
+        fd, name = tempfile.mkstemp(prefix="emf-neuron-", suffix=".json")
+    except OSError as exc:
+        reason = f"cannot write the neuron-monitor config to {tempfile.gettempdir()}: {exc}"
+        hint = " (with a read-only root filesystem, mount a tmpfs at /tmp)"
+        raise errors.HaltError(reason + hint, errors.EXIT_CANTCREAT) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(config, handle)
         if args.command == "demo":
             extra = [a for a in args.simulator_args if a != "--"]
+            if not {"--scenario", "--replay"} & set(extra):
+                extra = ["--scenario", DEMO_SCENARIO, *extra]
             yield [sys.executable, "-m", "emf_neuron.simulator", "-c", name, *extra]
         else:
             yield [DEFAULT_MONITOR, "-c", name]
@@ -157,7 +151,7 @@ def run_plan(args: argparse.Namespace, settings: Settings) -> int:
         else:
             report, source = sample_report(args.instance_type), f"{args.instance_type} sample"
     except (errors.ConfigError, OSError, IndexError) as exc:
-        _say(f"plan: {exc or 'the report file is empty'}")
+        _say(f"plan: {str(exc) or 'the report file is empty'}")
         return errors.EXIT_CONFIG
     except KeyError:
         _say(f"plan: no bundled sample for {args.instance_type!r}; try {', '.join(INSTANCE_TYPES)}")

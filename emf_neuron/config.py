@@ -13,14 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from emf_neuron.catalogue import PROFILES, SPECS
+from emf_neuron.catalogue import KNOWN_DIMENSIONS, PROFILES, SPECS
 from emf_neuron.convert import CONVERTERS, text
 from emf_neuron.errors import ConfigError
 
 ENV_PREFIX = "EMF_NEURON_"
 DEFAULT_MONITOR = "/opt/aws/neuron/bin/neuron-monitor"
 _NAMESPACE = re.compile(r"^[a-zA-Z0-9._#:/-]{1,256}$")
-_DIMENSION = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,249}$")
 _HANG_MARGIN_SECONDS = 5.0
 MIN_PERIOD_SECONDS = 0.01
 
@@ -222,8 +221,9 @@ def _validate(settings: Settings) -> None:
             "--dimensions: 1 to 29 names per set (NeuronCore is added per core)",
         ),
         (
-            all(_DIMENSION.fullmatch(d) for names in settings.dimensions for d in names),
-            "--dimensions: names are letters, digits, '_', '.', '-', starting with a letter",
+            not (odd := {d for names in settings.dimensions for d in names} - KNOWN_DIMENSIONS),
+            f"--dimensions: unknown {', '.join(sorted(odd))}; "
+            f"known: {', '.join(sorted(KNOWN_DIMENSIONS))}",
         ),
         (
             not (unknown := set(settings.include_metrics + settings.exclude_metrics) - set(SPECS)),

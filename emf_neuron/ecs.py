@@ -7,6 +7,7 @@ sidecar falls back to ``InstanceId`` instead of failing. Off ECS it does nothing
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import time
@@ -19,17 +20,6 @@ from emf_neuron.parse import clean_text
 
 logger = logging.getLogger(__name__)
 METADATA_ENV = "ECS_CONTAINER_METADATA_URI_V4"
-KNOWN_LABELS = (
-    "ClusterName",
-    "ServiceName",
-    "TaskFamily",
-    "TaskRevision",
-    "TaskId",
-    "TaskArn",
-    "ContainerName",
-    "LaunchType",
-    "AvailabilityZone",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +75,11 @@ def fetch_task_metadata(
             task = _get_json(base.rstrip("/") + "/task", timeout_seconds)
             container = _get_json(base, timeout_seconds)
             return parse_task(task, container)
-        except (OSError, ValueError) as exc:  # URLError and timeouts are OSErrors
+        except (
+            OSError,
+            ValueError,
+            http.client.HTTPException,
+        ) as exc:  # URLError, timeouts: OSError
             problem = str(exc) or type(exc).__name__
         if attempt + 1 < attempts:
             time.sleep(0.2)

@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from emf_neuron.catalogue import MAX_ABS_VALUE
 from emf_neuron.emf_library import LogSerializer, MetricsContext, StorageResolution, get_config
 from emf_neuron.errors import ConfigError
 from emf_neuron.mapping import Unit
@@ -22,7 +23,6 @@ MAX_DOCUMENT_BYTES = 16 * 1024 - 1  # plus the newline the sink adds
 MAX_METRICS_PER_DOCUMENT = 100
 MAX_VALUES_PER_METRIC = 100
 MAX_DIMENSIONS_PER_SET = 30
-MAX_ABS_VALUE = 2.0**360
 _SIGNIFICANT_DIGITS = 9
 
 Summary = Mapping[str, Mapping[str, float]]  # gauge name -> {"avg": ..., "max": ...}
@@ -79,6 +79,11 @@ def render(
     return Rendered(tuple(lines), dropped)
 
 
+def usable(value: float) -> bool:
+    """A value CloudWatch accepts: finite and within +-2^360."""
+    return math.isfinite(value) and abs(value) <= MAX_ABS_VALUE
+
+
 def preflight() -> None:
     """Fail fast if the environment turned EMF extraction off (AWS_EMF_DISABLE_METRIC_EXTRACTION).
 
@@ -98,9 +103,7 @@ def _usable(metrics: Sequence[Metric]) -> list[Metric]:
     """Finite, in-range values only; everything else never reaches the wire."""
     out = []
     for metric in metrics:
-        values = tuple(
-            compact(v) for v in metric.values if math.isfinite(v) and abs(v) <= MAX_ABS_VALUE
-        )
+        values = tuple(compact(v) for v in metric.values if usable(v))
         if values:
             out.append(replace(metric, values=values))
     return out

@@ -11,6 +11,7 @@ import os
 EXIT_OK = 0
 EXIT_USAGE = os.EX_USAGE  # 64: a flag or argument that cannot be parsed
 EXIT_SOFTWARE = os.EX_SOFTWARE  # 70: a bug in emf-neuron (logged with a traceback, once)
+EXIT_CANTCREAT = os.EX_CANTCREAT  # 73: no writable temp dir for the generated monitor config
 EXIT_IOERR = os.EX_IOERR  # 74: stdout (the only place metrics go) is closed
 EXIT_TEMPFAIL = os.EX_TEMPFAIL  # 75: the child could not be killed; let ECS replace the container
 EXIT_CONFIG = os.EX_CONFIG  # 78: a setting is invalid
@@ -22,6 +23,10 @@ class EmfNeuronError(Exception):
 
 class ConfigError(EmfNeuronError):
     """A setting is missing, malformed or inconsistent; the message is one line for the operator."""
+
+
+class UsageError(EmfNeuronError):
+    """A flag argparse cannot parse; reported as one line and EX_USAGE instead of exit 2."""
 
 
 class ReportError(EmfNeuronError, ValueError):

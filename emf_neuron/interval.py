@@ -9,12 +9,11 @@ the watchdog's health metrics and the queryable properties.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from emf_neuron import __version__
-from emf_neuron.emf import MAX_ABS_VALUE, Document, Metric, PropertyValue, compact
+from emf_neuron.emf import Document, Metric, PropertyValue, compact, usable
 from emf_neuron.mapping import SPECS, Sample
 from emf_neuron.report import Report
 
@@ -23,15 +22,8 @@ DEVICE_DIMENSION = "NeuronDevice"
 TAG_DIMENSION = "RuntimeTag"
 UNKNOWN = "unknown"
 MAX_LISTED_RUNTIMES = 32
+MAX_REFUSED_TAGS = 1000
 ScopeKey = tuple[str, str] | None  # (dimension name, value), or None for the task
-REPORT_LABELS = (
-    "InstanceId",
-    "InstanceType",
-    "AvailabilityZone",
-    "Region",
-    "UltraServerId",
-    "NeuronDeviceType",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +44,6 @@ class Layout:
 
     dimensions: tuple[str, ...] = ("InstanceId",)
     static_labels: Mapping[str, str] = field(default_factory=dict)
-    static_properties: Mapping[str, PropertyValue] = field(default_factory=dict)
     extra_dimension_sets: tuple[tuple[str, ...], ...] = ()
     sparse_counters: bool = False
     max_runtime_tags: int = 10
@@ -131,15 +122,11 @@ class Interval:
         tag = sample.runtime_tag
         if tag not in self._admitted_tags:
             if len(self._admitted_tags) >= self._max_tags:
-                self.refused_tags.add(tag)
+                if len(self.refused_tags) < MAX_REFUSED_TAGS:  # bounded too: a count, in effect
+                    self.refused_tags.add(tag)
                 return False
             self._admitted_tags.add(tag)
         return (TAG_DIMENSION, tag)
-
-    @property
-    def pending_samples(self) -> int:
-        """Samples held in memory, a bound the loop can check."""
-        return sum(len(v) for v in self._gauges.values()) + len(self._counters)
 
     def documents(self, layout: Layout, health: Health | None) -> list[Document]:
         """Shape everything collected into documents and start a new interval.
@@ -167,7 +154,6 @@ class Interval:
                 **plain,
                 **self._task_properties(health),
                 **_summary(task_metrics),
-                **layout.static_properties,
             }
             docs.append(Document(layout.dimension_sets, labels, tuple(task_metrics), properties))
         self._reset()
@@ -215,7 +201,7 @@ def _summary(metrics: list[Metric]) -> dict[str, PropertyValue]:
     """
     gauges = {}
     for metric in metrics:
-        values = [v for v in metric.values if math.isfinite(v) and abs(v) <= MAX_ABS_VALUE]
+        values = [v for v in metric.values if usable(v)]
         if SPECS[metric.name].kind == "gauge" and values:
             average = compact(sum(values) / len(values))
             gauges[metric.name] = {"avg": average, "max": compact(max(values))}

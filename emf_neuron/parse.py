@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from emf_neuron.catalogue import MAX_ABS_VALUE
 from emf_neuron.errors import ReportError
 from emf_neuron.report import (
     CoreCounters,
@@ -26,9 +27,8 @@ from emf_neuron.report import (
     RuntimeReport,
 )
 
-# CloudWatch rejects values outside +-2^360 (API_MetricDatum); we refuse them at the door.
-MAX_ABS_VALUE = 2.0**360
 MAX_TEXT_LENGTH = 256
+MAX_INDEX = 1024  # NeuronCores and devices per host: a trn2u.48xlarge has 128 physical cores
 _LABELS: dict[str, bool] = {}  # memo of clean_text: core and category keys repeat every report
 _LABEL_MEMO_SIZE = 4096
 _ENVELOPE = frozenset({"period", "error"})  # every metric group carries these two
@@ -70,6 +70,14 @@ def parse_report(line: bytes) -> Report:
     if not isinstance(document, dict):
         raise ReportError(f"not a JSON object but {type(document).__name__}")
     return _Reader().report(document)
+
+
+def _core_index(key: object) -> str | None:
+    """A NeuronCore key becomes a dimension value: only small decimal indices, so a hostile or
+    broken monitor cannot mint thousands of custom metrics."""
+    if type(key) is str and key.isascii() and key.isdigit() and int(key) < MAX_INDEX:
+        return key
+    return None
 
 
 def _obj(value: object) -> dict[str, Any] | None:
@@ -199,7 +207,7 @@ class _Reader:
         cores = []
         number = self.number
         for key, data in obj.items():
-            core = clean_text(key)
+            core = _core_index(key)
             if core is None or type(data) is not dict:
                 self.rejected += 1
                 continue
@@ -243,7 +251,7 @@ class _Reader:
     def _per_core(self, per_core: dict[str, Any]) -> dict[str, dict[str, float]]:
         out: dict[str, dict[str, float]] = {}
         for core, raw in per_core.items():
-            if clean_text(core) is None:
+            if _core_index(core) is None:
                 self.rejected += 1
             else:
                 out[core] = self.numbers(raw)
@@ -259,7 +267,7 @@ class _Reader:
         for raw in devices:
             device = _obj(raw) or {}
             index = self.number(device, "neuron_device_index")
-            if index is None or not index.is_integer():
+            if index is None or not index.is_integer() or index >= MAX_INDEX:
                 continue
             counts = {k: v for k in _ECC_KEYS if (v := self.number(device, k)) is not None}
             out.append(DeviceEcc(device=str(int(index)), counts=counts))

@@ -42,7 +42,6 @@ class Pipeline:
         self.report_errors = 0
         self.internal_errors = 0
         self.dropped_values = 0
-        self.valid_reports = 0
 
     def feed(self, chunk: bytes) -> int:
         """Process a chunk of monitor output; returns how many valid reports it completed."""
@@ -57,7 +56,8 @@ class Pipeline:
         return valid
 
     def take_report_errors(self) -> int:
-        """Rejected lines and values since the previous call (for ``ReportErrors``)."""
+        """Rejected lines and values since the previous call (for ``ReportErrors``), including
+        values that could not be written within the EMF limits."""
         errors, self.report_errors = self.report_errors, 0
         return errors
 
@@ -76,13 +76,22 @@ class Pipeline:
                 high_resolution=self._layout.high_resolution,
             )
             self.dropped_values += rendered.dropped_values
+            self.report_errors += rendered.dropped_values
+            if rendered.dropped_values:
+                self._log_once("render", "dropped values that no EMF document could hold")
             lines.extend(rendered.lines)
         return lines
 
     def _line(self, line: bytes) -> int:
         try:
             report = parse_report(line)
-            samples = map_report(report, self._metrics, self._runtime_tags)
+            self.report_errors += report.rejected_values
+            if report.group_errors:
+                groups = ", ".join(sorted(set(report.group_errors)))
+                self._log_once("group", f"the monitor reported errors in: {groups}")
+            if not report.valid:  # nothing usable (only errors, or no data): it adds no sample
+                return 0
+            self._interval.add(report, map_report(report, self._metrics, self._runtime_tags))
         except ReportError as exc:
             self.report_errors += 1
             self._log_once("report", f"rejected a line from the monitor: {exc}")
@@ -94,14 +103,6 @@ class Pipeline:
                 self._error_kinds_logged.add("internal")
                 logger.exception("internal error while processing a report (counted, skipped)")
             return 0
-        self.report_errors += report.rejected_values
-        if report.group_errors:
-            groups = ", ".join(sorted(set(report.group_errors)))
-            self._log_once("group", f"the monitor reported errors in: {groups}")
-        if not report.valid:  # nothing usable (only errors, or no data): it adds no sample
-            return 0
-        self._interval.add(report, samples)
-        self.valid_reports += 1
         return 1
 
     def _count_oversize(self) -> None:

@@ -165,7 +165,7 @@ class Sidecar:
             self._pipeline.end_of_stream()
             up = self._last_valid is not None and now - self._last_valid < hang
             self._publish(now, self._health(now, up, 0))
-        return self._finish()
+            return self._finish()  # handlers still ours: a second signal cannot cut the flush
 
     def _wait_stdin(self, fd: int, timeout: float) -> bool:
         for key, _ in self._selector.select(max(0.0, timeout)):

@@ -5,23 +5,23 @@ a slow destination blocks that thread, not the loop that drains the child and ru
 The queue is bounded in bytes; when it is full the oldest line is dropped and counted. On stdout,
 EPIPE is fatal and reported through ``SinkClosedError`` on the next ``write``; the agent is
 different: its failures drop the line (counted), and the sink reconnects with backoff, forever.
-Nothing else in the package writes to fd 1.
+Nothing else in the sidecar process writes to fd 1.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import socket
 import threading
 import time
 from collections import deque
 from typing import Protocol
-from urllib.parse import urlsplit
 
+from emf_neuron.convert import sink_address
 from emf_neuron.errors import ConfigError, SinkClosedError
 
 DEFAULT_MAX_QUEUED_BYTES = 8 * 1024 * 1024
-AGENT_PORT = 25888  # the CloudWatch agent's EMF listener (logs.metrics_collected.emf)
 RETRY_FLOOR_SECONDS = 0.1
 RETRY_CAP_SECONDS = 30.0
 
@@ -46,10 +46,14 @@ class FdTransport:
         self._fd = fd
 
     def send(self, data: bytes) -> None:
-        """Write all of ``data``, looping over partial writes."""
+        """Write all of ``data``, looping over partial writes (and waiting out EAGAIN, should
+        fd 1 share a non-blocking file description with someone else)."""
         view = memoryview(data)
         while view:
-            view = view[os.write(self._fd, view) :]
+            try:
+                view = view[os.write(self._fd, view) :]
+            except BlockingIOError:
+                select.select([], [self._fd], [], 1.0)
 
     def fatal(self, error: OSError) -> bool:
         """Always: a closed stdout does not come back."""
@@ -103,16 +107,11 @@ def transport_for(url: str) -> Transport:
     Raises:
         ConfigError: any other form.
     """
-    if url == "stdout":
-        return FdTransport(1)
-    parts = urlsplit(url)
     try:
-        port = AGENT_PORT if parts.port is None else parts.port
-    except ValueError:  # out of range
-        port = -1
-    if parts.scheme not in {"tcp", "udp"} or not parts.hostname or port <= 0 or parts.path:
-        raise ConfigError("--sink: use stdout, tcp://HOST:PORT or udp://HOST:PORT")
-    return AgentTransport(parts.scheme, parts.hostname, port)
+        address = sink_address(url)
+    except ValueError as exc:
+        raise ConfigError(f"--sink: {exc}") from None
+    return FdTransport(1) if address is None else AgentTransport(*address)
 
 
 class QueuedSink:

@@ -60,7 +60,7 @@ class Supervisor(Sidecar):
                     self._finish()
                 raise
             self._final_publish()
-        return self._finish()
+            return self._finish()  # handlers still ours: a second signal cannot cut the flush
 
     def _kill_child_on_halt(self) -> None:
         """SIGKILL the group; reap the leader if it dies within a moment (an unkillable one is
@@ -187,6 +187,7 @@ class Supervisor(Sidecar):
         child = self._child
         if child is None or not child.exited():
             return
+        child.kill()  # first: a helper left in the group could keep the pipes busy forever
         for fd in (child.stdout_fd, child.stderr_fd):
             if fd is not None:
                 self._selector.unregister(fd)

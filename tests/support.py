@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 REPO = Path(__file__).resolve().parent.parent
 REPORTS = REPO / "tests" / "data" / "reports"
@@ -92,13 +92,27 @@ def simulator_command(*args: str) -> str:
 
 
 class SidecarProcess:
-    """``python -m emf_neuron ...`` as a real process, with stdout/stderr collected by threads."""
+    """``python -m emf_neuron ARGS`` (or any ``argv``) as a real process.
 
-    def __init__(self, args: Sequence[str], env: dict[str, str] | None = None) -> None:
+    Its stdout and stderr lines are collected by threads; ``arrivals[i]`` is the wall-clock time
+    at which ``stdout[i]`` was read. With ``read_stdout=False`` nobody reads stdout (a blocked
+    log driver).
+    """
+
+    def __init__(
+        self,
+        args: Sequence[str],
+        env: dict[str, str] | None = None,
+        *,
+        argv: Sequence[str] | None = None,
+        stdin: int | IO[bytes] = subprocess.DEVNULL,
+        read_stdout: bool = True,
+    ) -> None:
         full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+        command = list(argv) if argv is not None else [sys.executable, "-m", "emf_neuron", *args]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "emf_neuron", *args],
-            stdin=subprocess.DEVNULL,
+            command,
+            stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=full_env,
@@ -106,10 +120,12 @@ class SidecarProcess:
         )
         self.stdout: list[bytes] = []
         self.stderr: list[bytes] = []
+        self.arrivals: list[float] = []
         self._threads = [
-            threading.Thread(target=self._pump, args=(self.proc.stdout, self.stdout), daemon=True),
-            threading.Thread(target=self._pump, args=(self.proc.stderr, self.stderr), daemon=True),
+            threading.Thread(target=self._pump, args=(self.proc.stderr, self.stderr), daemon=True)
         ]
+        if read_stdout:
+            self._threads.append(threading.Thread(target=self._timed_pump, daemon=True))
         for thread in self._threads:
             thread.start()
 
@@ -117,6 +133,12 @@ class SidecarProcess:
     def _pump(stream: Any, sink: list[bytes]) -> None:
         for line in iter(stream.readline, b""):
             sink.append(line)
+
+    def _timed_pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in iter(self.proc.stdout.readline, b""):
+            self.arrivals.append(time.time())
+            self.stdout.append(line)
 
     def docs(self) -> list[dict[str, Any]]:
         """Every complete stdout line, checked as EMF."""

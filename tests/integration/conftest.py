@@ -12,8 +12,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
-import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from support import REPO, SidecarProcess, check_emf, metric_values, simulator_command, wait_until
+from support import SidecarProcess, check_emf, metric_values, simulator_command, wait_until
 
 FLOOR = 0.2  # --backoff-floor-seconds of the fast timers
 CAP = 1.0  # --backoff-cap-seconds
@@ -263,10 +261,7 @@ def python_argv(*args: str) -> list[str]:
 
 
 class CustomSidecar(SidecarProcess):
-    """Like ``SidecarProcess`` but with any argv, stdin, and an optional unread stdout.
-
-    ``arrivals[i]`` is the wall-clock time at which ``stdout[i]`` was read.
-    """
+    """Like ``SidecarProcess`` but with any argv (not only the CLI's)."""
 
     def __init__(
         self,
@@ -276,31 +271,7 @@ class CustomSidecar(SidecarProcess):
         read_stdout: bool = True,
         env: dict[str, str] | None = None,
     ) -> None:
-        full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
-        self.proc = subprocess.Popen(
-            list(argv),
-            stdin=stdin,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=full_env,
-            cwd=REPO,
-        )
-        self.stdout: list[bytes] = []
-        self.stderr: list[bytes] = []
-        self.arrivals: list[float] = []
-        self._threads = [
-            threading.Thread(target=self._pump, args=(self.proc.stderr, self.stderr), daemon=True)
-        ]
-        if read_stdout:
-            self._threads.append(threading.Thread(target=self._timed_pump, daemon=True))
-        for thread in self._threads:
-            thread.start()
-
-    def _timed_pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in iter(self.proc.stdout.readline, b""):
-            self.arrivals.append(time.time())
-            self.stdout.append(line)
+        super().__init__((), env, argv=argv, stdin=stdin, read_stdout=read_stdout)
 
 
 @pytest.fixture

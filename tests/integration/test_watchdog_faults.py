@@ -595,3 +595,16 @@ def test_demo_with_a_crashing_simulator_shows_the_restart(sidecars: Start) -> No
     assert matching(sidecar, r"exited with code 1; restarting in")
     assert total(sidecar, "ReportsInInterval") >= 3
     finish(sidecar)
+
+
+def test_s6b_a_helper_that_keeps_writing_cannot_stall_the_loop(sidecars: Start) -> None:
+    """1. The monitor starts a helper in its group that writes forever, then exits.
+    2. The sidecar kills the group before draining, so the drain ends and the loop goes on:
+       restarts keep coming and SIGTERM still stops it within the budget."""
+    monitor = "sh -c '(while :; do echo garbage; done) & exit 0'"
+    sidecar = sidecars(run_args(monitor=monitor))
+    wait_until(lambda: len(matching(sidecar, "started neuron-monitor")) >= 3, 20, "three starts")
+    started = time.monotonic()
+    assert sidecar.stop() == 0
+    assert time.monotonic() - started < STOP_TIMEOUT
+    finish(sidecar, 0)

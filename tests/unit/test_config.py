@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from emf_neuron import __version__
+from emf_neuron.catalogue import KNOWN_DIMENSIONS
 from emf_neuron.cli import main, read_config_file
 from emf_neuron.config import Settings, env_name, flag_name, load_settings
 from emf_neuron.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, ConfigError
@@ -127,6 +128,11 @@ def test_one_name_three_spellings(name: str, env: str, flag: str) -> None:
         ({"dimensions": ",".join(f"D{n}" for n in range(30))}, {}, {}, "--dimensions"),
         ({"dimensions": "1st"}, {}, {}, "--dimensions"),
         ({"dimensions": "Cluster Name"}, {}, {}, "--dimensions"),
+        ({"dimensions": "ClusterName,PodName"}, {}, {}, "--dimensions"),
+        ({"sink": "tcp://[::1"}, {}, {}, "--sink"),
+        ({"sink": "http://127.0.0.1:25888"}, {}, {}, "--sink"),
+        ({"monitor_command": "''"}, {}, {}, "--monitor-command"),
+        ({"stop_timeout_seconds": "1e11"}, {}, {}, "--stop-timeout-seconds"),
         ({"max_line_bytes": "lots"}, {}, {}, "--max-line-bytes"),
         ({"max_line_bytes": "100"}, {}, {}, "--max-line-bytes"),
         ({"max_line_bytes": "0"}, {}, {}, "--max-line-bytes"),
@@ -160,6 +166,11 @@ def test_one_name_three_spellings(name: str, env: str, flag: str) -> None:
         "thirty-dimensions",
         "dimension-starts-with-digit",
         "dimension-with-space",
+        "dimension-not-a-known-label",
+        "sink-malformed-ipv6",
+        "sink-not-tcp-or-udp",
+        "empty-monitor-command",
+        "duration-over-a-day",
         "max-line-bytes-word",
         "max-line-bytes-too-small",
         "max-line-bytes-zero",
@@ -281,9 +292,9 @@ def test_hang_timeout_of_exactly_two_periods_is_accepted() -> None:
         ("InstanceId", (("InstanceId",),)),
         (" InstanceId , InstanceType ", (("InstanceId", "InstanceType"),)),
         ("ClusterName,ServiceName;InstanceId", (("ClusterName", "ServiceName"), ("InstanceId",))),
-        (",".join(f"D{n}" for n in range(29)), (tuple(f"D{n}" for n in range(29)),)),
+        (",".join(sorted(KNOWN_DIMENSIONS)), (tuple(sorted(KNOWN_DIMENSIONS)),)),
     ],
-    ids=["one", "spaces-trimmed", "two-sets", "29-names"],
+    ids=["one", "spaces-trimmed", "two-sets", "every-known-name"],
 )
 def test_dimensions(raw: str, expected: tuple[tuple[str, ...], ...]) -> None:
     assert load_settings({"dimensions": raw}, {}).dimensions == expected

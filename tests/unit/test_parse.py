@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from support import REPORTS
 
+from emf_neuron.catalogue import MAX_ABS_VALUE
 from emf_neuron.errors import ReportError
 from emf_neuron.mapping import SPECS, map_report
-from emf_neuron.parse import MAX_ABS_VALUE, clean_text, parse_report
+from emf_neuron.parse import clean_text, parse_report
 from emf_neuron.report import Report
 
 ALL_METRICS = frozenset(SPECS)
@@ -872,3 +873,23 @@ def test_system_ecc_takes_precedence_over_legacy_per_runtime_counters() -> None:
     report = parse_report(json.dumps(doc).encode())
     assert report.ecc is not None
     assert [dict(d.counts) for d in report.ecc] == [{"mem_ecc_corrected": 1.0}]
+
+
+@pytest.mark.parametrize(
+    "key", ["a0", "1024", "-1", "1.5", "٣", " 1"], ids=["letters", "too-big", "negative", "float",
+    "non-ascii-digit", "space"]
+)  # fmt: skip
+def test_only_small_decimal_core_keys_become_dimension_values(key: str) -> None:
+    counters = {"neuroncores_in_use": {key: {"neuroncore_utilization": 5}, "3": {}}, "error": ""}
+    memory = {
+        "neuron_runtime_used_bytes": {"usage_breakdown": {"neuroncore_memory_usage": {key: {}}}},
+        "error": "",
+    }
+    doc = {"neuron_runtime_data": [{"report": {"neuroncore_counters": counters,
+                                               "memory_used": memory}}]}  # fmt: skip
+    report = parse_report(json.dumps(doc).encode())
+    assert [core.core for core in report.runtimes[0].cores] == ["3"]
+    memory_used = report.runtimes[0].memory
+    assert memory_used is not None
+    assert dict(memory_used.core_breakdown) == {}
+    assert report.rejected_values == 2
