@@ -28,7 +28,7 @@ def monitor_config(period_seconds: float, metrics: Iterable[str]) -> dict[str, o
     runtime = [{"type": g} for g in _RUNTIME_GROUPS if g in wanted]
     system = [{"type": g} for g in _SYSTEM_GROUPS if g in wanted]
     config: dict[str, object] = {"period": format_period(period_seconds)}
-    # Always ask for the runtime list: an empty one is how an idle host says it is healthy.
+    # Always ask for the runtime list: per-core utilization needs it, and it is cheap when idle.
     config["neuron_runtimes"] = [
         {"tag_filter": ".*", "metrics": runtime or [{"type": "neuroncore_counters"}]}
     ]

@@ -12,8 +12,10 @@ from dataclasses import Field, fields
 import pytest
 from support import REPO
 
-from emf_neuron.config import Settings, env_name, flag_name
+from emf_neuron.commands import PLANNED_TASK, build_layout, build_pipeline
+from emf_neuron.config import Settings, env_name, flag_name, load_settings
 from emf_neuron.mapping import CATALOGUE
+from emf_neuron.plan import Plan, make_plan, sample_report
 
 README = REPO / "README.md"
 
@@ -52,10 +54,49 @@ def settings_table() -> str:
     return "\n".join(rows)
 
 
+PLAN_ROWS = [
+    ("inf1.xlarge", "minimal"),
+    ("inf1.xlarge", "standard"),
+    ("inf1.xlarge", "full"),
+    ("inf2.xlarge", "standard"),
+    ("trn1.2xlarge", "standard"),
+    ("trn1n.32xlarge", "standard"),
+    ("trn1n.32xlarge-busy", "standard"),
+]
+
+
+def _plan(instance_type: str, profile: str, interval: str) -> Plan:
+    settings = load_settings({"profile": profile, "publish_interval_seconds": interval}, {})
+    layout = build_layout(settings, PLANNED_TASK)
+    per_interval = round(settings.publish_interval_seconds / settings.period_seconds)
+    report = sample_report(instance_type)
+    return make_plan(build_pipeline(settings, layout), report, per_interval, float(interval), 1)
+
+
+def plan_table() -> str:
+    rows = [
+        "| instance type | profile | custom metrics | EMF bytes/hour at 60 s | at 5 s | $/month |",
+        "|---|---|---|---|---|---|",
+    ]
+    for instance_type, profile in PLAN_ROWS:
+        minute = _plan(instance_type, profile, "60")
+        hourly_kb = minute.bytes_per_day / 24 / 1e3
+        fast_mb = _plan(instance_type, profile, "5").bytes_per_day / 24 / 1e6
+        rows.append(
+            f"| {instance_type} | {profile} | {len(minute.metrics)} | {hourly_kb:,.0f} KB "
+            f"| {fast_mb:.2f} MB | {minute.monthly_cost_usd()['total']:.2f} |"
+        )
+    return "\n".join(rows)
+
+
 @pytest.mark.parametrize(
     ("marker", "render"),
-    [("metrics-table", metrics_table), ("settings-table", settings_table)],
-    ids=["metrics", "settings"],
+    [
+        ("metrics-table", metrics_table),
+        ("settings-table", settings_table),
+        ("plan-table", plan_table),
+    ],
+    ids=["metrics", "settings", "plan"],
 )
 def test_readme_table_is_current(marker: str, render: object) -> None:
     assert callable(render)
