@@ -24,6 +24,8 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from emf_neuron import logs
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = os.EX_USAGE
@@ -47,10 +49,7 @@ class CommandError(Exception):
         self.exit_code = exit_code
 
 
-def say(message: str) -> None:
-    """One line on stderr, prefixed like every emf-neuron message."""
-    sys.stderr.write(f"emf-neuron: {' '.join(message.split())}\n")
-    sys.stderr.flush()
+say = logs.say  # the one plain stderr line of every emf-neuron command
 
 
 def add_aws_arguments(parser: argparse.ArgumentParser) -> None:

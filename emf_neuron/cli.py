@@ -24,7 +24,7 @@ from emf_neuron.config import Settings, env_name, flag_name, load_settings
 from emf_neuron.dashboard import add_dashboard_parser, run_dashboard
 from emf_neuron.emf import preflight
 from emf_neuron.insights import add_insights_parser, run_insights
-from emf_neuron.logs import configure_logging
+from emf_neuron.logs import configure_logging, say
 from emf_neuron.plan import INSTANCE_TYPES, PRICE_PER_GB_INGESTED_USD
 
 logger = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     try:
         args = build_parser().parse_args(args_list)
     except errors.UsageError as exc:
-        _say(f"usage error: {exc} (see emf-neuron --help)")
+        say(f"usage error: {exc} (see emf-neuron --help)")
         return errors.EXIT_USAGE
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else errors.EXIT_OK
@@ -136,7 +136,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         settings = _settings(args, env)
         preflight()
     except errors.ConfigError as exc:
-        _say(f"configuration error: {exc}")
+        say(f"configuration error: {exc}")
         return errors.EXIT_CONFIG
     configure_logging("ERROR" if args.command == "plan" else settings.log_level)
     if args.command == "plan":
@@ -167,8 +167,3 @@ def read_config_file(path: Path) -> dict[str, object]:
     if not isinstance(data, dict):
         raise errors.ConfigError(f"--config {path}: expected a table of settings")
     return {str(key).replace("-", "_"): value for key, value in data.items()}
-
-
-def _say(message: str) -> None:
-    """One line on stderr before logging is configured."""
-    sys.stderr.write(f"emf-neuron: {message}\n")

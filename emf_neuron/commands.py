@@ -22,6 +22,7 @@ from emf_neuron import errors
 from emf_neuron.config import DEFAULT_MONITOR, Settings
 from emf_neuron.ecs import TaskMetadata, fetch_task_metadata
 from emf_neuron.interval import Layout
+from emf_neuron.logs import say
 from emf_neuron.monitor_config import monitor_config
 from emf_neuron.pipeline import Pipeline
 from emf_neuron.plan import (
@@ -124,10 +125,6 @@ def _silence_stdout() -> None:
     os.close(devnull)
 
 
-def _say(message: str) -> None:
-    sys.stderr.write(f"emf-neuron: {message}\n")
-
-
 # An ECS service as the plan imagines it: only the dimension names matter for the count.
 PLANNED_TASK = TaskMetadata(
     {
@@ -151,10 +148,10 @@ def run_plan(args: argparse.Namespace, settings: Settings) -> int:
         else:
             report, source = sample_report(args.instance_type), f"{args.instance_type} sample"
     except (errors.ConfigError, OSError, IndexError) as exc:
-        _say(f"plan: {str(exc) or 'the report file is empty'}")
+        say(f"plan: {str(exc) or 'the report file is empty'}")
         return errors.EXIT_CONFIG
     except KeyError:
-        _say(f"plan: no bundled sample for {args.instance_type!r}; try {', '.join(INSTANCE_TYPES)}")
+        say(f"plan: no bundled sample for {args.instance_type!r}; try {', '.join(INSTANCE_TYPES)}")
         return errors.EXIT_USAGE
     per_interval = round(settings.publish_interval_seconds / settings.period_seconds)
     plan = make_plan(

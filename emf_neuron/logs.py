@@ -31,6 +31,13 @@ class JsonLineFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=True)
 
 
+def say(message: str) -> None:
+    """One plain line on stderr for the operator (usage and configuration errors, before logging
+    is configured, and the AWS commands' results); whitespace is folded so it stays one line."""
+    sys.stderr.write(f"emf-neuron: {' '.join(message.split())}\n")
+    sys.stderr.flush()
+
+
 def configure_logging(level: str, stream: TextIO | None = None) -> None:
     """Send every ``emf_neuron`` record at ``level`` or above to stderr, one JSON line each."""
     handler = logging.StreamHandler(stream or sys.stderr)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from emf_neuron.interval import Health
 from emf_neuron.pipeline import Pipeline
-from emf_neuron.simulator_reports import BUSY_SCENARIO, build_busy_report, compact, load_template
+from emf_neuron.sample_reports import BUSY_SCENARIO, build_busy_report, compact, load_template
 
 # Custom metrics: $ per metric-month by tier (first 10k, next 240k, next 750k, above).
 METRIC_TIERS_USD: tuple[tuple[float, float], ...] = (

@@ -1,8 +1,8 @@
 """A fake ``neuron-monitor``: the demo's data source and the watchdog tests' misbehaving child.
 
 Owns the CLI, the pacing and the fault modes; report content comes from
-``emf_neuron.simulator_reports``. Must import only the standard library and that one companion
-module, and must write nothing to stdout but report lines (each flushed as soon as written).
+``emf_neuron.sample_reports`` and ``emf_neuron.simulator_reports``. Must import only the standard
+library and those two, and must write nothing to stdout but report lines (each flushed at once).
 Run it as ``python -m emf_neuron.simulator --help``.
 """
 
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
+from emf_neuron import sample_reports as samples
 from emf_neuron import simulator_reports as reports
 
 DEFAULT_PERIOD_SECONDS = 5.0  # neuron-monitor's own default when the config names no period
@@ -115,7 +116,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add("-c", "--config-file", type=Path, metavar="PATH", help="neuron-monitor config (period)")
     add("--verbose", type=int, default=0, metavar="N", help="accepted, like neuron-monitor's")
     add("--period-seconds", type=float, metavar="S", help="report period (default 5, or config)")
-    add("--scenario", default="trn1.2xlarge", choices=reports.SCENARIOS, help="report template")
+    add("--scenario", default="trn1.2xlarge", choices=samples.SCENARIOS, help="report template")
     add("--replay", type=Path, metavar="FILE", help="emit this file's lines verbatim instead")
     add("--loop", action="store_true", help="with --replay, start over at the end of the file")
     add("--seed", type=int, default=0, metavar="N", help="seed of the utilization motion")
@@ -222,15 +223,15 @@ def _lines(opts: Options, period: float) -> Iterator[bytes]:
     if opts.replay is not None:
         yield from _replay(opts.replay, loop=opts.loop)
         return
-    template = reports.load_template(opts.scenario)
+    template = samples.load_template(opts.scenario)
     template_text = json.dumps(template)  # parsed again per report: a cheap deep copy
     rng = random.Random(opts.seed)
     for index in range(sys.maxsize):
         if opts.error_reports:
-            yield reports.compact(reports.error_report(template, period))
+            yield samples.compact(reports.error_report(template, period))
             continue
         report = reports.animate(json.loads(template_text), index, period, rng)
-        line = reports.compact(report)
+        line = samples.compact(report)
         yield reports.garbage_line(index, line) if opts.garbage else line
 
 

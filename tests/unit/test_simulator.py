@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
+from emf_neuron.sample_reports import build_busy_report, compact
 from emf_neuron.simulator import parse_duration
-from emf_neuron.simulator_reports import build_busy_report, compact
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FAST = ("--period-seconds", "0.05")
