@@ -16,7 +16,7 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from emf_neuron.parse import clean_text
+from emf_neuron.reader import clean_text
 
 logger = logging.getLogger(__name__)
 METADATA_ENV = "ECS_CONTAINER_METADATA_URI_V4"
