@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from emf_neuron.sample_reports import build_busy_report, compact
-from emf_neuron.simulator import parse_duration
+from emf_neuron.simulator_options import parse_duration
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FAST = ("--period-seconds", "0.05")
