@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.soak_minutes:
         result = soak(args.soak_minutes, args.sample_seconds)
         body = {"machine": _machine(), "samples": [[t, asdict(u)] for t, u in result.samples],
-                "problems": list(result.problems), "exit_code": result.exit_code}  # fmt: skip
+                "problems": list(result.problems), "exit_code": result.exit_code,
+                "monitor_starts": result.starts, "hang_stops": result.hang_stops}  # fmt: skip
         sys.stdout.write(json.dumps(body, indent=2) + "\n")
         return 0 if result.ok else 1
     measured = _run_all(args.window_seconds, args.repeats)

@@ -7,11 +7,13 @@ the figures are those of the process an operator deploys (the simulator's own co
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 REPO = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -51,16 +53,16 @@ def usage(pid: int) -> Usage:
 
 
 def start_sidecar(
-    scenario: str, period: float, publish: float, *extra: str
+    scenario: str, period: float, publish: float, *extra: str, log: IO[bytes] | None = None
 ) -> subprocess.Popen[bytes]:
-    """The sidecar against the simulator; its stdout goes to /dev/null (the bench is the reader)."""
+    """The sidecar against the simulator; stdout to /dev/null, its log to ``log`` if given."""
     monitor = [sys.executable, "-m", "emf_neuron.simulator", "--scenario", scenario,
                "--period-seconds", str(period), *extra]  # fmt: skip
     return subprocess.Popen(
-        [sys.executable, "-m", "emf_neuron", "run", "--monitor-command", " ".join(monitor),
+        [sys.executable, "-m", "emf_neuron", "run", "--monitor-command", shlex.join(monitor),
          "--period-seconds", str(period), "--publish-interval-seconds", str(publish)],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log if log is not None else subprocess.DEVNULL,
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip

@@ -8,6 +8,7 @@ small allowance (RSS: 2 MiB, for allocator noise; FDs, threads: 0; children: nev
 from __future__ import annotations
 
 import statistics
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -23,6 +24,8 @@ class SoakResult:
     samples: tuple[tuple[float, Usage], ...]
     problems: tuple[str, ...]
     exit_code: int
+    starts: int = 0
+    hang_stops: int = 0
 
     @property
     def ok(self) -> bool:
@@ -32,9 +35,11 @@ class SoakResult:
 
 def soak(minutes: float, sample_seconds: float = 60.0, seed: int = 1) -> SoakResult:
     """Run the soak; the simulator reports every 0.5 s (10x the default 5 s period)."""
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed below, after the counts are read
     process = start_sidecar(
         "trn1.2xlarge", 0.5, 6.0,
         "--chaos-seed", str(seed), "--crash-probability", "0.01", "--hang-probability", "0.005",
+        log=log,
     )  # fmt: skip
     samples: list[tuple[float, Usage]] = []
     started = time.monotonic()
@@ -47,7 +52,13 @@ def soak(minutes: float, sample_seconds: float = 60.0, seed: int = 1) -> SoakRes
             time.sleep(sample_seconds)
     finally:
         code = stop(process)
-    return SoakResult(tuple(samples), tuple(_problems([u for _, u in samples])), code)
+        log.seek(0)
+        text = log.read().decode("utf-8", "replace")
+        log.close()
+    problems = tuple(_problems([u for _, u in samples]))
+    starts = text.count("started neuron-monitor")
+    hangs = text.count("no valid report")
+    return SoakResult(tuple(samples), problems, code, starts, hangs)
 
 
 def _problems(samples: list[Usage]) -> list[str]:
