@@ -143,7 +143,8 @@ def _emit(opts: Options, line: bytes, emitted: int) -> None:
 
 def _run(opts: Options, period: float) -> int:
     """Emit reports on schedule until a fault, the count or the end of the replay says stop."""
-    chaos = random.Random(opts.chaos_seed)
+    # The pid is mixed in: a restarted child must not replay its predecessor's exact fate.
+    chaos = random.Random(f"{opts.chaos_seed}:{os.getpid()}")
     lines = _lines(opts, period)
     emitted = 0
     next_due = time.monotonic()  # the first report goes out at once, like neuron-monitor's

@@ -121,7 +121,13 @@ def _build_parser() -> argparse.ArgumentParser:
     add("--fork-grandchild", action="store_true", help="fork a stdout holder; exit 0 after 1")
     add("--byte-by-byte-seconds", type=float, default=0.0, metavar="S", help="bytewise report 1")
     add("--partial-then-exit", action="store_true", help="write one report without \\n, exit 0")
-    add("--chaos-seed", type=int, default=0, metavar="N", help="seed of the probabilities below")
+    add(
+        "--chaos-seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed of the probabilities below (mixed with the pid, so restarts differ)",
+    )
     add("--crash-probability", type=float, default=0.0, metavar="P", help="P(exit 1) per report")
     add("--hang-probability", type=float, default=0.0, metavar="P", help="P(hang) per report")
     add("--burst", type=int, default=0, metavar="N", help="emit the first N reports at once")
