@@ -152,20 +152,23 @@ class Sidecar:
         with self._signals:
             self._selector.register(self._signals.fd, selectors.EVENT_READ)
             self._selector.register(fd, selectors.EVENT_READ)
-            hang = self._policy.hang_timeout_seconds
             open_ = True
             while open_ and self._stop_deadline is None:
                 now = self._clock()
                 if now >= self._next_publish:
-                    up = self._last_valid is not None and now - self._last_valid < hang
-                    self._publish(now, self._health(now, up, 0))
+                    self._publish(now, self._stdin_health(now))
                 self._check_sink()
                 open_ = self._wait_stdin(fd, min(self._next_publish - now, MAX_SLEEP_SECONDS))
             now = self._clock()
             self._pipeline.end_of_stream()
-            up = self._last_valid is not None and now - self._last_valid < hang
-            self._publish(now, self._health(now, up, 0))
+            self._publish(now, self._stdin_health(now))
             return self._finish()  # handlers still ours: a second signal cannot cut the flush
+
+    def _stdin_health(self, now: float) -> Health:
+        """Without a watchdog, "up" means a valid report within the hang timeout."""
+        last = self._last_valid
+        up = last is not None and now - last < self._policy.hang_timeout_seconds
+        return self._health(now, up, 0)
 
     def _wait_stdin(self, fd: int, timeout: float) -> bool:
         for key, _ in self._selector.select(max(0.0, timeout)):

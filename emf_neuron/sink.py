@@ -129,7 +129,6 @@ class QueuedSink:
         self._cond = threading.Condition()
         self.error: OSError | None = None
         self.dropped = 0
-        self.written = 0
         self._thread = threading.Thread(target=self._run, name="emf-neuron-sink", daemon=True)
         self._thread.start()
 
@@ -194,7 +193,7 @@ class QueuedSink:
                 retry = min(retry * 2, RETRY_CAP_SECONDS)
                 continue
             retry = RETRY_FLOOR_SECONDS
-            self._settle(written=1)
+            self._settle()
 
     def _next(self) -> bytes | None:
         with self._cond:
@@ -208,13 +207,12 @@ class QueuedSink:
             return data
 
     def _settle(
-        self, *, error: OSError | None = None, dropped: int = 0, written: int = 0,
+        self, *, error: OSError | None = None, dropped: int = 0,
         wait_seconds: float = 0.0,
     ) -> None:  # fmt: skip
         with self._cond:
             self.error = error
             self.dropped += dropped
-            self.written += written
             self._in_flight = False
             self._cond.notify_all()
             if wait_seconds and not self._closing:  # back off; close() wakes us at once
